@@ -1,0 +1,62 @@
+/*
+ * Helpers shared by podprof's C tests: temporary directories, files, child processes,
+ * HTTP requests, free ports, the installed Go toolchains and `go tool pprof`.
+ * Paths of the source tree, the build tree and the Go program cache come from CMake.
+ */
+#ifndef PODPROF_TEST_SUPPORT_H
+#define PODPROF_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common.h"
+
+/* Path to the podprof binary under test. */
+const char *test_podprof_bin(void);
+const char *test_source_dir(void);
+const char *test_binary_dir(void);
+/* Directory where tests/go/build.sh caches Go test programs. */
+const char *test_go_cache_dir(void);
+
+/* Creates a fresh temporary directory (caller frees the string). Aborts on failure. */
+char *test_tmpdir(const char *tag);
+/* Removes a directory tree (best effort). */
+void test_rmtree(const char *path);
+/* Writes/reads a whole file. Return 0 or -errno. */
+int test_write_file(const char *path, const void *data, size_t len);
+int test_read_file(const char *path, struct buf *out);
+
+/* Runs "sh -c cmd", appending its stdout (and stderr when with_stderr) to out when out is
+ * non-NULL. Returns the exit status (0..255), 128+signal, or -errno. */
+int test_sh(const char *cmd, struct buf *out, int with_stderr);
+
+/* Starts argv[0] with argv (envp NULL = inherit), stdout+stderr appended to log_path
+ * (NULL = inherit). Returns the pid or -errno. */
+pid_t test_spawn(char *const argv[], char *const envp[], const char *log_path);
+/* Waits up to timeout_ms for pid to exit; returns its exit status (128+sig when killed),
+ * or -ETIMEDOUT. */
+int test_wait(pid_t pid, int timeout_ms);
+/* SIGTERM, then SIGKILL after grace_ms; reaps. Returns the exit status. */
+int test_stop(pid_t pid, int grace_ms);
+
+/* Waits up to timeout_ms for path to exist. 0 or -ETIMEDOUT. */
+int test_wait_file(const char *path, int timeout_ms);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int test_free_port(void);
+/* Waits until something accepts connections on 127.0.0.1:port. 0 or -ETIMEDOUT. */
+int test_wait_port(int port, int timeout_ms);
+/* GET url with libcurl; body appended to out (may be NULL). Returns the HTTP status, or
+ * a negative value when no response came. */
+int test_http_get(const char *url, struct buf *out);
+
+/* The installed Go toolchains (/usr/lib/go-1.NN/bin/go), oldest first. The array and the
+ * strings are static. Returns the count. */
+size_t test_go_toolchains(const char *const **out);
+/* The newest installed go binary, or NULL. */
+const char *test_go_newest(void);
+/* Runs `go tool pprof -raw file` with the newest toolchain; output appended to out.
+ * Returns the exit status. */
+int test_pprof_raw(const char *file, struct buf *out);
+
+#endif
