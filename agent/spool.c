@@ -1,0 +1,690 @@
+/*
+ * The on-disk spool (see spool.h for the contract and the file layout).
+ *
+ * The index of files lives in memory, oldest first, so that choosing what to send or
+ * what to delete never lists the directory again; it is built once at open from the
+ * directory and then kept in step with every write and delete. The header is text so
+ * that a person can look at a spool file with `head` and see what it is:
+ *
+ *   podprof-spool 1
+ *   seq 00000000000000000042
+ *   time 1700000000000000000
+ *   kind heap
+ *   query service.name=%2Fk8s%2Fdefault%2Fapi&pod=api-1
+ *   body 12345 1a2b3c4d
+ *   <empty line>
+ *   <body bytes>
+ */
+#define LOG_MODULE "spool"
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common.h"
+#include "upload_item.h"
+
+#define SPOOL_MAGIC "podprof-spool 1\n"
+#define SPOOL_HEADER_MAX (UPLOAD_QUERY_MAX + 512)
+#define SPOOL_MAX_FILES 100000
+#define SPOOL_SUFFIX ".spool"
+#define SPOOL_TMP_SUFFIX ".tmp"
+/* "<20 digits>-YYYYmmddTHHMMSSZ.spool" */
+#define SPOOL_NAME_LEN (20 + 1 + 16 + sizeof(SPOOL_SUFFIX) - 1)
+#define SPOOL_PATH_MAX UPLOAD_PATH_MAX
+
+struct spool_file {
+	struct list_node node;
+	uint64_t seq;
+	uint64_t size;
+	int inflight;
+	int doomed; /* in flight while the bound needed its room: deleted unless sent */
+	char name[SPOOL_NAME_LEN + 1];
+};
+
+struct spool {
+	char *dir;
+	int lock_fd;
+	uint64_t max_bytes;
+	uint64_t bytes;
+	size_t count;
+	uint64_t doomed_bytes; /* of the doomed file, counted as gone by the bound */
+	size_t doomed_count;
+	uint64_t next_seq;
+	struct list_node files; /* oldest first */
+	struct log_ratelimit rl_write;
+};
+
+struct header {
+	uint64_t seq;
+	int64_t time_ns;
+	char kind[UPLOAD_KIND_MAX];
+	const char *query; /* points into the parsed text */
+	size_t query_len;
+	uint64_t body_len;
+	unsigned long crc;
+	size_t len; /* bytes of header, blank line included */
+};
+
+static int is_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Recognises a spool file name and returns its sequence. */
+static int parse_name(const char *name, uint64_t *seq)
+{
+	if (strlen(name) != SPOOL_NAME_LEN || !is_digits(name, 20) || name[20] != '-' ||
+	    !is_digits(name + 21, 8) || name[29] != 'T' || !is_digits(name + 30, 6) ||
+	    name[36] != 'Z' || strcmp(name + 37, SPOOL_SUFFIX) != 0)
+		return -EINVAL;
+	*seq = strtoull(name, NULL, 10);
+	return 0;
+}
+
+static int format_name(uint64_t seq, int64_t time_ns, char *out, size_t outlen)
+{
+	/* the name has a fixed width: keep the year within four digits */
+	time_t t = (time_t)(time_ns < 0 ? 0 : time_ns / NS_PER_SEC % INT64_C(253402300800));
+	struct tm tm;
+	char ts[24];
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	n = snprintf(out, outlen, "%020" PRIu64 "-%s" SPOOL_SUFFIX, seq, ts);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+/* Returns the line starting at *p (without its newline) and advances *p past it. */
+static int next_line(const char **p, const char *end, const char **line, size_t *len)
+{
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+
+	if (!nl)
+		return -EBADMSG;
+	*line = *p;
+	*len = (size_t)(nl - *p);
+	*p = nl + 1;
+	return 0;
+}
+
+/* Parses "<key> <rest>" and returns rest. */
+static int field(const char **p, const char *end, const char *key, const char **val,
+		 size_t *vlen)
+{
+	size_t klen = strlen(key), len;
+	const char *line;
+
+	if (next_line(p, end, &line, &len) || len <= klen || memcmp(line, key, klen) != 0 ||
+	    line[klen] != ' ')
+		return -EBADMSG;
+	*val = line + klen + 1;
+	*vlen = len - klen - 1;
+	return 0;
+}
+
+static int field_u64(const char **p, const char *end, const char *key, uint64_t *out)
+{
+	const char *v;
+	size_t n;
+
+	if (field(p, end, key, &v, &n) || n == 0 || n > 20 || !is_digits(v, n))
+		return -EBADMSG;
+	*out = strtoull(v, NULL, 10);
+	return 0;
+}
+
+/* Parses the header at the start of data (n bytes available). */
+static int parse_header(const char *data, size_t n, struct header *h)
+{
+	const char *p = data, *end = data + (n < SPOOL_HEADER_MAX ? n : SPOOL_HEADER_MAX);
+	const char *v, *line;
+	size_t vlen, len;
+	uint64_t t;
+	char tail[32];
+
+	if (n < sizeof(SPOOL_MAGIC) - 1 || memcmp(data, SPOOL_MAGIC, sizeof(SPOOL_MAGIC) - 1))
+		return -EBADMSG;
+	p += sizeof(SPOOL_MAGIC) - 1;
+	if (field_u64(&p, end, "seq", &h->seq) || field_u64(&p, end, "time", &t))
+		return -EBADMSG;
+	h->time_ns = (int64_t)t;
+	if (field(&p, end, "kind", &v, &vlen) || vlen >= sizeof(h->kind))
+		return -EBADMSG;
+	memcpy(h->kind, v, vlen);
+	h->kind[vlen] = '\0';
+	if (field(&p, end, "query", &h->query, &h->query_len) ||
+	    h->query_len > UPLOAD_QUERY_MAX)
+		return -EBADMSG;
+	if (field(&p, end, "body", &v, &vlen) || vlen >= sizeof(tail))
+		return -EBADMSG;
+	memcpy(tail, v, vlen);
+	tail[vlen] = '\0';
+	if (sscanf(tail, "%" SCNu64 " %lx", &h->body_len, &h->crc) != 2 ||
+	    h->body_len > UPLOAD_BODY_MAX)
+		return -EBADMSG;
+	if (next_line(&p, end, &line, &len) || len != 0)
+		return -EBADMSG;
+	h->len = (size_t)(p - data);
+	return 0;
+}
+
+/*
+ * Opens path and parses its header into h; data (SPOOL_HEADER_MAX bytes) receives the
+ * first bytes of the file and *got how many. On success returns the open descriptor
+ * (positioned after what was read) and the file size in *size.
+ */
+static int open_header(const char *path, char *data, size_t *got, struct header *h,
+		       uint64_t *size, const char **why)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return -errno;
+	}
+	r = -EBADMSG;
+	*why = "not a regular file";
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto fail;
+	n = upload_read_all(fd, data, SPOOL_HEADER_MAX);
+	*why = "unreadable";
+	if (n < 0) {
+		r = (int)n;
+		goto fail;
+	}
+	*why = "bad header";
+	if (parse_header(data, (size_t)n, h) != 0)
+		goto fail;
+	*why = "size does not match the header";
+	if ((uint64_t)st.st_size != h->len + h->body_len)
+		goto fail;
+	*got = (size_t)n;
+	*size = (uint64_t)st.st_size;
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
+int spool_read(const char *path, struct upload_item **out)
+{
+	struct upload_item *it = NULL;
+	struct header h;
+	const char *why = "";
+	char *data;
+	size_t got = 0, have;
+	uint64_t size;
+	ssize_t n;
+	int fd = -1, r = -ENOMEM;
+
+	data = malloc(SPOOL_HEADER_MAX);
+	if (!data)
+		goto out;
+	fd = open_header(path, data, &got, &h, &size, &why);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = -ENOMEM;
+	it = upload_item_new(h.seq, h.time_ns, h.kind, h.query, h.query_len, NULL,
+			     (size_t)h.body_len);
+	if (!it)
+		goto out;
+	have = got - h.len;
+	why = "longer than its header says";
+	r = -EBADMSG;
+	if (have > it->len) /* it grew since open_header looked at its size */
+		goto out;
+	memcpy(it->body, data + h.len, have);
+	n = upload_read_all(fd, it->body + have, it->len - have);
+	r = n < 0 ? (int)n : -EBADMSG;
+	why = "truncated";
+	if (n < 0 || (size_t)n != it->len - have)
+		goto out;
+	why = "checksum mismatch";
+	if (crc32(0L, it->body, (uInt)it->len) != h.crc)
+		goto out;
+	*out = it;
+	it = NULL;
+	r = 0;
+out:
+	if (r && r != -ENOMEM)
+		log_warn("skipping spool file %s: %s", path, why);
+	if (fd >= 0)
+		close(fd);
+	upload_item_free(it);
+	free(data);
+	return r;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct spool_file *fa = *(struct spool_file *const *)a;
+	const struct spool_file *fb = *(struct spool_file *const *)b;
+
+	return fa->seq < fb->seq ? -1 : fa->seq > fb->seq;
+}
+
+static int path_of(const struct spool *s, const char *name, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", s->dir, name);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+/* Looks at one directory entry during the scan; adds spool files to *arr. */
+static int scan_entry(struct spool *s, const char *name, char *hdr,
+		      struct spool_file ***arr, size_t *n, size_t *cap)
+{
+	char path[SPOOL_PATH_MAX];
+	struct spool_file *f;
+	struct header h;
+	const char *why;
+	uint64_t seq, size;
+	size_t got, nlen = strlen(name);
+	int fd;
+
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, ".lock") == 0)
+		return 0;
+	if (path_of(s, name, path, sizeof(path)))
+		return 0;
+	if (name[0] == '.' && nlen == SPOOL_NAME_LEN + 1 + sizeof(SPOOL_TMP_SUFFIX) - 1 &&
+	    strcmp(name + 1 + SPOOL_NAME_LEN, SPOOL_TMP_SUFFIX) == 0) {
+		char base[SPOOL_NAME_LEN + 1];
+
+		memcpy(base, name + 1, SPOOL_NAME_LEN);
+		base[SPOOL_NAME_LEN] = '\0';
+		if (parse_name(base, &seq) != 0)
+			goto foreign;
+		/* a write interrupted by a crash: never renamed, so never complete */
+		if (unlink(path) == 0)
+			log_info("removed the unfinished spool file %s", path);
+		return 0;
+	}
+	if (parse_name(name, &seq) != 0)
+		goto foreign;
+	/* even a corrupt file's sequence is taken: a new file must never replace it */
+	if (seq >= s->next_seq)
+		s->next_seq = seq + 1;
+	fd = open_header(path, hdr, &got, &h, &size, &why);
+	if (fd < 0) {
+		log_warn("ignoring spool file %s: %s", path, why);
+		return 0;
+	}
+	close(fd);
+	if (h.seq != seq) {
+		log_warn("ignoring spool file %s: its header says sequence %" PRIu64, path, h.seq);
+		return 0;
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct spool_file **na = realloc(*arr, ncap * sizeof(*na));
+		if (!na)
+			return -ENOMEM;
+		*arr = na;
+		*cap = ncap;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->seq = seq;
+	f->size = size;
+	memcpy(f->name, name, SPOOL_NAME_LEN + 1);
+	(*arr)[(*n)++] = f;
+	return 0;
+foreign:
+	log_warn("ignoring %s: not a spool file", path);
+	return 0;
+}
+
+static int scan(struct spool *s)
+{
+	struct spool_file **arr = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	char *hdr = NULL;
+	DIR *d = NULL;
+	int r = -ENOMEM;
+
+	hdr = malloc(SPOOL_HEADER_MAX);
+	if (!hdr)
+		goto out;
+	d = opendir(s->dir);
+	if (!d) {
+		r = -errno;
+		log_error("cannot list the spool directory %s: %s", s->dir, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		r = scan_entry(s, de->d_name, hdr, &arr, &n, &cap);
+		if (r)
+			goto out;
+	}
+	if (n)
+		qsort(arr, n, sizeof(arr[0]), cmp_seq);
+	for (size_t i = 0; i < n; i++) {
+		list_push_back(&s->files, &arr[i]->node);
+		s->bytes += arr[i]->size;
+		s->count++;
+		arr[i] = NULL;
+	}
+	r = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(arr[i]);
+	free(arr);
+	free(hdr);
+	if (d)
+		closedir(d);
+	return r;
+}
+
+int spool_open(const char *dir, uint64_t max_bytes, struct spool **out)
+{
+	struct spool *s;
+	char path[SPOOL_PATH_MAX];
+	int r = -ENOMEM;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto fail;
+	s->lock_fd = -1;
+	s->max_bytes = max_bytes;
+	s->next_seq = 1;
+	list_init(&s->files);
+	s->dir = strdup(dir);
+	if (!s->dir)
+		goto fail;
+	r = upload_make_dirs(dir, 0700); /* profiles may be private: owner only */
+	if (r) {
+		log_error("cannot create the spool directory %s: %s", dir, strerror(-r));
+		goto fail;
+	}
+	r = path_of(s, ".lock", path, sizeof(path));
+	if (r) {
+		log_error("spool directory path too long: %s", dir);
+		goto fail;
+	}
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		r = -errno;
+		log_error("cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		log_error("the spool directory %s is in use by another podprof process", dir);
+		goto fail;
+	}
+	r = scan(s);
+	if (r)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	spool_close(s);
+	return r;
+}
+
+void spool_close(struct spool *s)
+{
+	struct list_node *pos, *tmp;
+
+	if (!s)
+		return;
+	list_for_each_safe(pos, tmp, &s->files)
+		free(list_entry(pos, struct spool_file, node));
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	free(s->dir);
+	free(s);
+}
+
+uint64_t spool_next_seq(const struct spool *s)
+{
+	return s->next_seq;
+}
+
+size_t spool_count(const struct spool *s)
+{
+	return s->count;
+}
+
+uint64_t spool_bytes(const struct spool *s)
+{
+	return s->bytes;
+}
+
+static struct spool_file *oldest_idle(const struct spool *s)
+{
+	for (struct list_node *n = s->files.next; n != &s->files; n = n->next) {
+		struct spool_file *f = list_entry(n, struct spool_file, node);
+		if (!f->inflight)
+			return f;
+	}
+	return NULL;
+}
+
+static void forget(struct spool *s, struct spool_file *f)
+{
+	if (f->doomed) {
+		s->doomed_bytes -= f->size;
+		s->doomed_count--;
+	}
+	list_remove(&f->node);
+	s->bytes -= f->size;
+	s->count--;
+	free(f);
+}
+
+static void delete_file(struct spool *s, struct spool_file *f)
+{
+	char path[SPOOL_PATH_MAX];
+
+	if (path_of(s, f->name, path, sizeof(path)) == 0 && unlink(path) != 0 &&
+	    errno != ENOENT)
+		log_warn("cannot delete the spool file %s: %s", path, strerror(errno));
+	forget(s, f);
+}
+
+/*
+ * Deletes the oldest files until need more bytes and one more file fit. The oldest
+ * may be in flight: it cannot be deleted under the sender, so it is doomed instead
+ * (its room counts as free, and spool_release deletes it unless it was delivered).
+ * That way exactly the oldest go, whatever the sender is doing.
+ */
+static size_t make_room(struct spool *s, uint64_t need)
+{
+	size_t dropped = 0;
+
+	while (s->bytes - s->doomed_bytes + need > s->max_bytes ||
+	       s->count - s->doomed_count + (need ? 1 : 0) > SPOOL_MAX_FILES) {
+		struct spool_file *f = NULL;
+
+		for (struct list_node *n = s->files.next; n != &s->files && !f; n = n->next) {
+			f = list_entry(n, struct spool_file, node);
+			if (f->doomed)
+				f = NULL;
+		}
+		if (!f)
+			break;
+		if (f->inflight) {
+			f->doomed = 1;
+			s->doomed_bytes += f->size;
+			s->doomed_count++;
+			continue;
+		}
+		delete_file(s, f);
+		dropped++;
+	}
+	return dropped;
+}
+
+size_t spool_trim(struct spool *s)
+{
+	return make_room(s, 0);
+}
+
+/* Writes the header and body of it to a new file at path. */
+static int write_file(const char *path, const struct upload_item *it, const char *hdr,
+		      size_t hlen)
+{
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = upload_write_all(fd, hdr, hlen);
+	if (!r)
+		r = upload_write_all(fd, it->body, it->len);
+	/* the spool exists to survive a restart; make the bytes durable before the
+	 * rename makes the file visible */
+	if (!r && fdatasync(fd) != 0)
+		r = -errno;
+	if (close(fd) != 0 && !r)
+		r = -errno;
+	return r;
+}
+
+int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
+{
+	char path[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX], name[SPOOL_NAME_LEN + 1];
+	struct spool_file *f = NULL;
+	struct list_node *pos;
+	struct buf hdr;
+	uint64_t size;
+	int r;
+
+	*dropped = 0;
+	buf_init(&hdr, SPOOL_HEADER_MAX);
+	/* fixed-width numbers: a file's size depends on its content only */
+	r = buf_printf(&hdr, SPOOL_MAGIC "seq %020" PRIu64 "\ntime %019" PRId64 "\nkind %s\n",
+		       it->seq, it->time_ns < 0 ? 0 : it->time_ns, it->kind);
+	if (!r)
+		r = buf_append_str(&hdr, "query ");
+	if (!r)
+		r = buf_append(&hdr, it->query, it->query_len);
+	if (!r)
+		r = buf_printf(&hdr, "\nbody %zu %08lx\n\n", it->len,
+			       crc32(0L, it->body, (uInt)it->len));
+	if (r)
+		goto out;
+	size = hdr.len + it->len;
+	if (size > s->max_bytes) {
+		r = -EFBIG;
+		goto out;
+	}
+	r = -ENOMEM;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		goto out;
+	r = format_name(it->seq, it->time_ns, name, sizeof(name));
+	if (!r)
+		r = path_of(s, name, path, sizeof(path));
+	if (!r) {
+		int n = snprintf(tmp, sizeof(tmp), "%s/.%s" SPOOL_TMP_SUFFIX, s->dir, name);
+		r = n < 0 || (size_t)n >= sizeof(tmp) ? -ENAMETOOLONG : 0;
+	}
+	if (r)
+		goto out;
+	*dropped = make_room(s, size);
+	r = write_file(tmp, it, hdr.data, hdr.len);
+	if (!r && rename(tmp, path) != 0)
+		r = -errno;
+	if (r) {
+		/* a full disk fails every write: say it once a minute (drops are counted) */
+		if (log_ratelimit_allow(&s->rl_write, 60 * NS_PER_SEC))
+			log_error("cannot write the spool file %s: %s", path, strerror(-r));
+		unlink(tmp);
+		goto out;
+	}
+	f->seq = it->seq;
+	f->size = size;
+	memcpy(f->name, name, sizeof(f->name));
+	if (it->seq >= s->next_seq)
+		s->next_seq = it->seq + 1;
+	/* normally the newest; an item that was in flight while newer ones overflowed
+	 * is older than them, so find its place from the tail */
+	for (pos = s->files.prev; pos != &s->files; pos = pos->prev)
+		if (list_entry(pos, struct spool_file, node)->seq < f->seq)
+			break;
+	list_insert_before(pos->next, &f->node);
+	s->bytes += size;
+	s->count++;
+	f = NULL;
+	r = 0;
+out:
+	free(f);
+	buf_free(&hdr);
+	return r;
+}
+
+uint64_t spool_oldest_seq(const struct spool *s)
+{
+	const struct spool_file *f = oldest_idle(s);
+
+	return f ? f->seq : UINT64_MAX;
+}
+
+int spool_take_oldest(struct spool *s, char *path, size_t pathlen, uint64_t *seq)
+{
+	struct spool_file *f = oldest_idle(s);
+
+	if (!f)
+		return -ENOENT;
+	if (path_of(s, f->name, path, pathlen) != 0)
+		return -ENAMETOOLONG;
+	f->inflight = 1;
+	*seq = f->seq;
+	return 0;
+}
+
+static struct spool_file *find(const struct spool *s, uint64_t seq)
+{
+	for (struct list_node *n = s->files.next; n != &s->files; n = n->next) {
+		struct spool_file *f = list_entry(n, struct spool_file, node);
+		if (f->seq == seq)
+			return f;
+	}
+	return NULL;
+}
+
+int spool_release(struct spool *s, uint64_t seq)
+{
+	struct spool_file *f = find(s, seq);
+
+	if (!f)
+		return 0;
+	f->inflight = 0;
+	if (!f->doomed)
+		return 0;
+	delete_file(s, f);
+	return 1;
+}
+
+int spool_remove(struct spool *s, uint64_t seq)
+{
+	struct spool_file *f = find(s, seq);
+
+	if (!f)
+		return -ENOENT;
+	delete_file(s, f);
+	return 0;
+}
