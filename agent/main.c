@@ -1,0 +1,76 @@
+/*
+ * podprof's entry point: dispatches to a command (see `podprof --help`).
+ */
+#define LOG_MODULE "main"
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+
+extern char **environ;
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, char **envp);
+	const char *summary;
+} commands[] = {
+	{"node", cmd_node, "run the node role: heap profiles of every Go process on this node"},
+	{"heap", cmd_heap, "write one Go process's heap profile (PID) as a pprof file"},
+	{"ps", cmd_ps, "list the Go processes the node role would profile"},
+	{"upload", cmd_upload, "upload pprof files to Coroot (or a directory), with retries"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "podprof %s: a Kubernetes profiling agent for Go services\n\n"
+		   "Usage: podprof COMMAND [options]\n\nCommands:\n",
+		PODPROF_VERSION);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-10s %s\n", "version", "print the version");
+	fprintf(f, "\nRun 'podprof COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int status;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("podprof %s\n", PODPROF_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "options-markdown") == 0) {
+		/* the README's option table is generated from the option table */
+		struct buf out;
+		buf_init(&out, 0);
+		status = config_markdown(&out) ? 1 : 0;
+		if (!status)
+			fputs(out.data, stdout);
+		buf_free(&out);
+		return status;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+			fprintf(stderr, "podprof: libcurl initialisation failed\n");
+			return 1;
+		}
+		commands_install_signals();
+		status = commands[i].run(argc - 1, argv + 1, environ);
+		curl_global_cleanup();
+		return status;
+	}
+	fprintf(stderr, "podprof: unknown command '%s' (see podprof --help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,103 @@
+/*
+ * The option table: every setting of podprof, declared once with its long flag, its
+ * environment variable (Coroot's name where Coroot has one, else PODPROF_<NAME>), type,
+ * default, bounds and help. Parsing, validation, `--help` and the README's option list
+ * are all generated from the table, so they cannot disagree.
+ *
+ * Precedence: a flag beats its environment variable, which beats the default. A
+ * malformed value is reported in one line naming the flag or variable and what was
+ * expected; the command then exits with status 2.
+ */
+#ifndef PODPROF_OPTIONS_H
+#define PODPROF_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* The commands that take options; an option lists the commands it applies to. */
+enum podprof_command {
+	CMD_NODE = 1u << 0,
+	CMD_CLUSTER = 1u << 1,
+	CMD_HEAP = 1u << 2,
+	CMD_PS = 1u << 3,
+	CMD_UPLOAD = 1u << 4,
+};
+
+#define CONFIG_MAX_LIST 64
+
+/* Every setting, after parsing. Strings are owned by the config. */
+struct podprof_config {
+	/* general */
+	char *listen;
+	char *log_level;
+	bool once;
+	/* upload */
+	char *profiles_endpoint;
+	char *collector_endpoint;
+	char *coroot_url;
+	char *api_key;
+	char *ca_file;
+	bool insecure_skip_verify;
+	int64_t upload_timeout_ns;
+	char *output_dir;
+	char *spool_dir;
+	uint64_t spool_max_bytes;
+	uint64_t queue_max_bytes;
+	int64_t retry_backoff_min_ns;
+	int64_t retry_backoff_max_ns;
+	/* node role, heap and ps */
+	int64_t interval_ns;
+	char *go_heap_profiler;
+	char *proc_root;
+	char *cgroupfs_root;
+	char *container_log_dir;
+	char *node_name;
+	/* heap command */
+	char *output;
+	bool force;
+	/* upload command */
+	char *service_name;
+	char *kind;
+	char *labels[CONFIG_MAX_LIST]; /* NAME=VALUE */
+	size_t nlabels;
+	int64_t flush_timeout_ns;
+	/* positional arguments left after the options (owned by argv) */
+	char **args;
+	size_t nargs;
+};
+
+/*
+ * Parses the options of command cmd from the environment (envp, NULL-terminated
+ * "NAME=value" strings; later entries win, as with Kubernetes env lists) and argv
+ * (argv[0] is the command name). On success fills *cfg (free it with config_free) and
+ * returns 0. Returns 1 when --help was asked for (cfg holds nothing then), or -EINVAL
+ * after printing one line on stderr naming the bad input. Not thread-safe (start-up).
+ */
+int config_parse(enum podprof_command cmd, int argc, char **argv, char **envp,
+		 struct podprof_config *cfg);
+
+/* Frees the strings of cfg. */
+void config_free(struct podprof_config *cfg);
+
+/* Writes the --help text of command cmd to out. */
+int config_help(enum podprof_command cmd, const char *usage, const char *summary,
+		struct buf *out);
+
+/* Prints the --help text of command cmd on stdout; returns the exit status (0). */
+int config_print_help(enum podprof_command cmd, const char *usage, const char *summary);
+
+/* Writes the option list of every command as a Markdown table (the README's). */
+int config_markdown(struct buf *out);
+
+/*
+ * The Coroot profiles URL derived from the endpoint settings: --profiles-endpoint as is,
+ * else --collector-endpoint or --coroot-url with "/v1/profiles" appended. Returns a
+ * malloc'd string the caller owns, NULL when no endpoint is configured (or on allocation
+ * failure, with errno set to ENOMEM).
+ */
+char *config_profiles_url(const struct podprof_config *cfg);
+
+#endif

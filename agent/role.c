@@ -1,0 +1,79 @@
+/*
+ * Common start-up and shutdown of the agent's commands.
+ */
+#define LOG_MODULE "agent"
+#include "role.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+int role_start(const struct podprof_config *cfg, const char *default_output_dir,
+	       struct role *r)
+{
+	struct uploader_config ucfg;
+	enum log_level level;
+	int ret = -ENOMEM;
+
+	memset(r, 0, sizeof(*r));
+	if (log_parse_level(cfg->log_level, &level) == 0)
+		log_set_level(level);
+	r->metrics = metrics_registry_new();
+	if (!r->metrics)
+		goto fail;
+	if (cfg->listen && *cfg->listen) {
+		ret = http_server_start(cfg->listen, r->metrics, &r->http);
+		if (ret)
+			goto fail;
+	}
+	r->endpoint = config_profiles_url(cfg);
+	r->output_dir = cfg->output_dir ? cfg->output_dir
+					: (r->endpoint ? NULL : default_output_dir);
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.endpoint = r->endpoint;
+	ucfg.api_key = cfg->api_key;
+	ucfg.ca_file = cfg->ca_file;
+	ucfg.insecure_skip_verify = cfg->insecure_skip_verify;
+	ucfg.timeout_ns = cfg->upload_timeout_ns;
+	ucfg.output_dir = r->output_dir;
+	ucfg.spool_dir = cfg->spool_dir;
+	ucfg.spool_max_bytes = cfg->spool_max_bytes;
+	ucfg.queue_max_bytes = cfg->queue_max_bytes;
+	ucfg.backoff_min_ns = cfg->retry_backoff_min_ns;
+	ucfg.backoff_max_ns = cfg->retry_backoff_max_ns;
+	ucfg.metrics = r->metrics;
+	ret = uploader_new(&ucfg, &r->uploader);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	role_stop(r);
+	return ret;
+}
+
+void role_stop(struct role *r)
+{
+	uploader_free(r->uploader);
+	r->uploader = NULL;
+	http_server_stop(r->http);
+	r->http = NULL;
+	metrics_registry_free(r->metrics);
+	r->metrics = NULL;
+	free(r->endpoint);
+	r->endpoint = NULL;
+}
+
+int role_sleep(int64_t ns)
+{
+	int64_t until = time_mono_ns() + ns;
+
+	while (!podprof_stop_requested) {
+		int64_t left = until - time_mono_ns();
+		if (left <= 0)
+			return 0;
+		time_sleep_ns(left < 100 * NS_PER_MS ? left : 100 * NS_PER_MS);
+	}
+	return 1;
+}
