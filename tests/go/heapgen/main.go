@@ -1,0 +1,194 @@
+// heapgen allocates in known patterns and then waits, so that podprof's reading of its
+// heap profile from outside can be compared with the profile the Go runtime writes
+// itself.
+//
+//	heapgen [-profile FILE] [-ready FILE] [-churn] [-rate N]
+//
+// It creates -ready (holding its pid), allocates, calls runtime.GC() twice, writes its
+// own heap profile (runtime/pprof, gzip protobuf) to -profile (atomically: when the
+// file exists the process is idle), and waits for SIGTERM. With -churn it keeps
+// allocating from several goroutines. On SIGUSR1 it does one more step of known work,
+// runs the GC and writes its heap profile again (to -profile with the suffix ".N").
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+	"time"
+)
+
+var (
+	retained  [][]byte
+	retainedP []*node
+	sinkMap   map[int]string
+	sink      []byte
+)
+
+type node struct {
+	next  *node
+	value [6]int64
+}
+
+//go:noinline
+func smallRetained(n int) {
+	for i := 0; i < n; i++ {
+		retainedP = append(retainedP, &node{value: [6]int64{int64(i)}})
+	}
+}
+
+//go:noinline
+func largeHalfFreed(n int) {
+	for i := 0; i < n; i++ {
+		b := make([]byte, 256<<10)
+		if i%2 == 0 {
+			retained = append(retained, b)
+		} else {
+			sink = b
+		}
+	}
+}
+
+//go:noinline
+func deep(depth int, leaf func()) int {
+	if depth == 0 {
+		leaf()
+		return 0
+	}
+	return deep(depth-1, leaf) + 1
+}
+
+// The leaves allocate enough (4 MiB, 6 MiB) to be sampled for certain at the default
+// rate of one sample per 512 KiB.
+
+//go:noinline
+func deepLeaf40() {
+	for i := 0; i < 64; i++ {
+		retained = append(retained, make([]byte, 64<<10))
+	}
+}
+
+//go:noinline
+func deepLeaf200() {
+	for i := 0; i < 64; i++ {
+		retained = append(retained, make([]byte, 96<<10))
+	}
+}
+
+// inlinedAlloc is small enough to be inlined into callInlined.
+func inlinedAlloc(n int) []byte {
+	return make([]byte, n)
+}
+
+//go:noinline
+func callInlined() {
+	for i := 0; i < 64; i++ {
+		retained = append(retained, inlinedAlloc(48<<10))
+	}
+}
+
+//go:noinline
+func churnWorker(id int, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		b := make([]byte, 1024+id*512)
+		sink = b
+		if i%1000 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+//go:noinline
+func growMap(n int) {
+	sinkMap = make(map[int]string)
+	for i := 0; i < n; i++ {
+		sinkMap[i] = fmt.Sprintf("value-%d", i)
+	}
+}
+
+//go:noinline
+func step(n int) {
+	for i := 0; i < 1000*n; i++ {
+		retained = append(retained, make([]byte, 512+n*64))
+	}
+	for i := 0; i < 200; i++ {
+		sink = make([]byte, 300<<10)
+	}
+}
+
+func writeProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	f.Close()
+	os.Rename(path+".tmp", path)
+}
+
+func main() {
+	profile := flag.String("profile", "", "write the heap profile here when ready")
+	ready := flag.String("ready", "", "create this file when ready")
+	churn := flag.Bool("churn", false, "keep allocating from several goroutines")
+	rate := flag.Int("rate", -1, "set runtime.MemProfileRate first (-1: leave it)")
+	flag.Parse()
+	if *rate >= 0 {
+		runtime.MemProfileRate = *rate
+	}
+
+	// Everything that allocates on its own (signal handling, the ready file) happens
+	// before the final GCs, so that the published profile does not change while the
+	// process waits to be read.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	stop := make(chan struct{})
+	if *churn {
+		for i := 0; i < 4; i++ {
+			go churnWorker(i, stop)
+		}
+	}
+	if *ready != "" {
+		os.WriteFile(*ready, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+	}
+
+	smallRetained(200000)
+	largeHalfFreed(40)
+	deep(40, deepLeaf40)
+	deep(200, deepLeaf200)
+	callInlined()
+	growMap(5000)
+	runtime.GC()
+	runtime.GC()
+	writeProfile(*profile)
+
+	snapshots := 0
+	for s := range sigs {
+		if s == syscall.SIGUSR1 {
+			// one step of known work, published by a GC, then a snapshot
+			snapshots++
+			step(snapshots)
+			runtime.GC()
+			runtime.GC()
+			writeProfile(fmt.Sprintf("%s.%d", *profile, snapshots))
+			continue
+		}
+		close(stop)
+		return
+	}
+}

@@ -1,0 +1,2 @@
+podprof_test(test_profiler_parse SOURCES ${CMAKE_CURRENT_LIST_DIR}/profiler_parse.c
+             LIBS podprof_profiler LABEL unit)
