@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -91,20 +92,25 @@ func callInlined() {
 	}
 }
 
+// churnWorker allocates short-lived buffers: n of them, or until stop is closed when n
+// is negative.
+//
 //go:noinline
-func churnWorker(id int, stop <-chan struct{}) {
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		b := make([]byte, 1024+id*512)
-		sink = b
-		if i%1000 == 0 {
+func churnWorker(id, n int, stop <-chan struct{}, done *sync.WaitGroup) {
+	defer done.Done()
+	var local []byte
+	for i := 0; n < 0 || i < n; i++ {
+		if n < 0 && i%1000 == 0 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			time.Sleep(time.Millisecond)
 		}
+		local = make([]byte, 1024+id*512)
 	}
+	sink = local
 }
 
 //go:noinline
@@ -145,7 +151,7 @@ func writeProfile(path string) {
 func main() {
 	profile := flag.String("profile", "", "write the heap profile here when ready")
 	ready := flag.String("ready", "", "create this file when ready")
-	churn := flag.Bool("churn", false, "keep allocating from several goroutines")
+	churn := flag.Bool("churn", false, "keep allocating from several goroutines after the snapshot")
 	rate := flag.Int("rate", -1, "set runtime.MemProfileRate first (-1: leave it)")
 	flag.Parse()
 	if *rate >= 0 {
@@ -158,9 +164,14 @@ func main() {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	stop := make(chan struct{})
-	if *churn {
-		for i := 0; i < 4; i++ {
-			go churnWorker(i, stop)
+	var churned, churning sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		// a fixed amount of churn from several goroutines, done before the snapshot
+		churned.Add(1)
+		go churnWorker(i, 20000, stop, &churned)
+		if *churn {
+			churning.Add(1)
+			go churnWorker(i, -1, stop, &churning)
 		}
 	}
 	if *ready != "" {
@@ -173,6 +184,7 @@ func main() {
 	deep(200, deepLeaf200)
 	callInlined()
 	growMap(5000)
+	churned.Wait()
 	runtime.GC()
 	runtime.GC()
 	writeProfile(*profile)
