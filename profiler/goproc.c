@@ -121,10 +121,10 @@ size_t bincache_symbols(const struct bincache *c)
 	return n;
 }
 
-int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *state)
+/* The text of field n (1-based, as proc(5) numbers them; n >= 3) of a stat line. */
+static int stat_field(const char *content, size_t len, int n, const char **start, size_t *flen)
 {
-	const char *p = NULL;
-	unsigned long long v = 0;
+	const char *p = NULL, *end = content + len;
 	int field = 2;
 
 	/* the command name is in parentheses and may contain anything: find the last ')' */
@@ -134,35 +134,52 @@ int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *
 			break;
 		}
 	}
-	if (!p || p >= content + len || *p != ' ')
+	if (!p || p >= end || *p != ' ')
 		return -EINVAL;
-	/* fields after the name: 3 state, ... 22 starttime */
-	while (p < content + len && field < 22) {
-		while (p < content + len && *p == ' ')
+	while (p < end) {
+		while (p < end && *p == ' ')
 			p++;
-		field++;
-		if (p >= content + len)
+		if (p >= end || *p == '\n')
 			return -EINVAL;
-		if (field == 3)
-			*state = *p;
-		if (field == 22) {
-			char *end;
-			char num[24];
-			size_t n = 0;
-			while (p + n < content + len && n < sizeof(num) - 1 && p[n] >= '0' && p[n] <= '9')
-				n++;
-			if (n == 0)
-				return -EINVAL;
-			memcpy(num, p, n);
-			num[n] = '\0';
-			v = strtoull(num, &end, 10);
-			*starttime = v;
+		if (++field == n) {
+			*start = p;
+			*flen = 0;
+			while (p + *flen < end && p[*flen] != ' ' && p[*flen] != '\n')
+				(*flen)++;
 			return 0;
 		}
-		while (p < content + len && *p != ' ')
+		while (p < end && *p != ' ')
 			p++;
 	}
 	return -EINVAL;
+}
+
+static int stat_u64(const char *content, size_t len, int n, uint64_t *out)
+{
+	const char *f;
+	size_t fl;
+	uint64_t v = 0;
+
+	if (stat_field(content, len, n, &f, &fl) || fl == 0 || fl > 20)
+		return -EINVAL;
+	for (size_t i = 0; i < fl; i++) {
+		if (f[i] < '0' || f[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(f[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *state)
+{
+	const char *f;
+	size_t fl;
+
+	if (stat_field(content, len, 3, &f, &fl) || fl != 1)
+		return -EINVAL;
+	*state = *f;
+	return stat_u64(content, len, 22, starttime);
 }
 
 int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
@@ -191,37 +208,97 @@ int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
 	return 0;
 }
 
-int proc_opted_out(const char *proc_root, int pid)
-{
-	char path[4200], buf[8192];
-	size_t keep = 0, total = 0, want = strlen(ENV_OPT_OUT);
-	ssize_t n;
-	int fd, found = 0;
+/* Looks for the opt-out entry in NUL-separated environment text, streamed in chunks:
+ * keep is the unterminated tail carried over between calls. */
+struct env_scan {
+	char buf[8192];
+	size_t keep;
+	int found;
+};
 
-	snprintf(path, sizeof(path), "%s/%d/environ", proc_root, pid);
+static void env_feed(struct env_scan *e, size_t n)
+{
+	size_t avail = e->keep + n, start = 0, want = strlen(ENV_OPT_OUT);
+
+	for (size_t i = 0; i < avail; i++) {
+		if (e->buf[i] != '\0')
+			continue;
+		if (i - start == want && memcmp(e->buf + start, ENV_OPT_OUT, want) == 0)
+			e->found = 1;
+		start = i + 1;
+	}
+	e->keep = avail - start;
+	if (e->keep > want)
+		e->keep = 0; /* a longer entry cannot match; drop its head */
+	else
+		memmove(e->buf, e->buf + start, e->keep);
+}
+
+/* The environment from the process's memory (env_start..env_end in its stat line): for
+ * when /proc/<pid>/environ is not readable (mode 0400, another user) but the process's
+ * memory is (CAP_SYS_PTRACE). */
+static int opted_out_from_memory(const char *proc_root, int pid, struct env_scan *e)
+{
+	char path[4200], stat[MAX_STAT];
+	uint64_t start, end;
+	struct procmem *m = NULL;
+	ssize_t n;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	/* NUL-separated entries, streamed; an entry may straddle two reads */
-	while (!found && total < MAX_ENVIRON &&
-	       (n = read(fd, buf + keep, sizeof(buf) - keep)) > 0) {
-		size_t avail = keep + (size_t)n, start = 0;
-		total += (size_t)n;
-		for (size_t i = 0; i < avail; i++) {
-			if (buf[i] != '\0')
-				continue;
-			if (i - start == want && memcmp(buf + start, ENV_OPT_OUT, want) == 0)
-				found = 1;
-			start = i + 1;
-		}
-		keep = avail - start;
-		if (keep > want)
-			keep = 0; /* a longer entry cannot match; drop its head */
-		else
-			memmove(buf, buf + start, keep);
-	}
+		return -errno;
+	n = read(fd, stat, sizeof(stat) - 1);
 	close(fd);
-	return found;
+	if (n <= 0 || stat_u64(stat, (size_t)n, 50, &start) || stat_u64(stat, (size_t)n, 51, &end) ||
+	    end < start)
+		return -EPROTO;
+	if (end - start > MAX_ENVIRON)
+		end = start + MAX_ENVIRON;
+	r = procmem_open(proc_root, pid, &m);
+	while (!r && start < end && !e->found) {
+		size_t chunk = sizeof(e->buf) - e->keep;
+		if (chunk > end - start)
+			chunk = (size_t)(end - start);
+		r = procmem_read(m, start, e->buf + e->keep, chunk);
+		if (!r)
+			env_feed(e, chunk);
+		start += chunk;
+	}
+	procmem_close(m);
+	return r;
+}
+
+int proc_opted_out(const char *proc_root, int pid)
+{
+	char path[4200];
+	struct env_scan *e = calloc(1, sizeof(*e));
+	size_t total = 0;
+	ssize_t n = 0;
+	int fd, r = 0;
+
+	if (!e)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%d/environ", proc_root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = errno == EACCES || errno == EPERM ? opted_out_from_memory(proc_root, pid, e)
+						      : -errno;
+		goto out;
+	}
+	while (!e->found && total < MAX_ENVIRON &&
+	       (n = read(fd, e->buf + e->keep, sizeof(e->buf) - e->keep)) > 0) {
+		total += (size_t)n;
+		env_feed(e, (size_t)n);
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM) && total == 0)
+		r = opted_out_from_memory(proc_root, pid, e);
+	close(fd);
+out:
+	r = r < 0 ? r : e->found;
+	free(e);
+	return r;
 }
 
 int proc_load_bias(const struct procmem *m, const struct gobin *b, uint64_t *bias)

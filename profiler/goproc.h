@@ -53,7 +53,9 @@ int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
  * malformed. (The command name may hold spaces and parentheses.) */
 int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *state);
 
-/* Non-zero when pid's environment has COROOT_EBPF_PROFILING=disabled. */
+/* 1 when pid's environment has COROOT_EBPF_PROFILING=disabled, 0 when it has not, a
+ * negative errno when it cannot be read (from /proc/<pid>/environ, or else from the
+ * process's memory): the caller must not take that as "not opted out". */
 int proc_opted_out(const char *proc_root, int pid);
 
 /* The load bias of the binary in the process (runtime minus link-time address), from

@@ -50,6 +50,7 @@ struct proc {
 	int go;               /* a Go binary */
 	int inspected;        /* container, opt-out known */
 	int forced;
+	int env_unknown;      /* its environment could not be checked for the opt-out */
 	int cycles;           /* heap reads done */
 	uint64_t bias;
 	int64_t last_ns;
@@ -321,9 +322,14 @@ static int inspect(struct node_profiler *np, struct proc *p)
 		p->info.status = GOPROC_UNSUPPORTED;
 		snprintf(p->info.reason, sizeof(p->info.reason), "%s",
 			 b->unsupported[0] ? b->unsupported : "runtime variables not found");
-	} else if (proc_opted_out(np->cfg.proc_root, p->pid)) {
-		p->info.status = GOPROC_OPTED_OUT;
-		snprintf(p->info.reason, sizeof(p->info.reason), "COROOT_EBPF_PROFILING=disabled");
+	} else if ((r = proc_opted_out(np->cfg.proc_root, p->pid)) != 0) {
+		/* an environment that cannot be read might hold the opt-out: skip it */
+		p->info.status = r > 0 ? GOPROC_OPTED_OUT : GOPROC_ERROR;
+		p->env_unknown = r < 0;
+		snprintf(p->info.reason, sizeof(p->info.reason), "%s%s",
+			 r > 0 ? "COROOT_EBPF_PROFILING=disabled"
+			       : "cannot read its environment to check COROOT_EBPF_PROFILING: ",
+			 r > 0 ? "" : strerror(-r));
 	} else {
 		p->info.status = GOPROC_PROFILING;
 	}
@@ -495,7 +501,7 @@ int node_profiler_cycle(struct node_profiler *np, node_emit_fn emit, void *ctx)
 		}
 		p->seen = np->generation;
 		pthread_mutex_unlock(&np->lock);
-		if (p->go && np->cfg.mode != GOHEAP_DISABLED &&
+		if (p->go && np->cfg.mode != GOHEAP_DISABLED && !p->env_unknown &&
 		    (p->info.status == GOPROC_PROFILING || p->info.status == GOPROC_RATE_ZERO ||
 		     p->info.status == GOPROC_ERROR))
 			read_process(np, p, emit, ctx);

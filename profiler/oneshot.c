@@ -57,10 +57,14 @@ static int describe(const char *proc_root, int pid, struct bincache *bins,
 			 b->unsupported[0] ? b->unsupported : "runtime variables not found");
 		return -ENOTSUP;
 	}
-	if (proc_opted_out(proc_root, pid)) {
-		info->status = GOPROC_OPTED_OUT;
-		snprintf(info->reason, sizeof(info->reason), "COROOT_EBPF_PROFILING=disabled");
-		return 0;
+	r = proc_opted_out(proc_root, pid);
+	if (r != 0) {
+		info->status = r > 0 ? GOPROC_OPTED_OUT : GOPROC_ERROR;
+		snprintf(info->reason, sizeof(info->reason), "%s%s",
+			 r > 0 ? "COROOT_EBPF_PROFILING=disabled"
+			       : "cannot read its environment to check COROOT_EBPF_PROFILING: ",
+			 r > 0 ? "" : strerror(-r));
+		return r > 0 ? 0 : r;
 	}
 	info->status = GOPROC_PROFILING;
 	return 0;
@@ -170,7 +174,7 @@ int goheap_ps(const char *proc_root, enum goheap_mode mode,
 			}
 			procmem_close(m);
 		}
-		if (r == 0 || r == -ENOTSUP) {
+		if (r == 0 || r == -ENOTSUP || (r < 0 && info.go_version[0])) {
 			listed++;
 			if (fn(ctx, &info))
 				break;

@@ -287,17 +287,33 @@ int procmem_read(struct procmem *m, uint64_t addr, void *dst, size_t len)
 
 int procmem_write_u64(struct procmem *m, uint64_t addr, uint64_t value)
 {
-	ssize_t n;
-	int r = open_mem(m, O_RDWR);
+	ssize_t n = -1;
+	int r;
 
+	/* the cached windows may hold the old value */
+	for (size_t i = 0; i < NWINDOWS; i++)
+		m->windows[i].len = 0;
+	/*
+	 * process_vm_writev needs only ptrace access (CAP_SYS_PTRACE), while opening
+	 * /proc/<pid>/mem for writing also needs file permission on it (mode 0600, owned
+	 * by the process's user): try it first. It writes only to writable mappings,
+	 * which is where MemProfileRate lives.
+	 */
+	if (m->use_vm_readv) {
+		struct iovec local = {&value, sizeof(value)};
+		struct iovec remote = {(void *)(uintptr_t)addr, sizeof(value)};
+		n = process_vm_writev(m->pid, &local, 1, &remote, 1, 0);
+		if (n == (ssize_t)sizeof(value))
+			return 0;
+		if (n < 0 && errno == ESRCH)
+			return -ESRCH;
+	}
+	r = open_mem(m, O_RDWR);
 	if (r)
 		return r;
 	n = pwrite(m->memfd, &value, sizeof(value), (off_t)addr);
 	close(m->memfd);
 	m->memfd = -1;
-	/* the cached windows may hold the old value */
-	for (size_t i = 0; i < NWINDOWS; i++)
-		m->windows[i].len = 0;
 	if (n == (ssize_t)sizeof(value))
 		return 0;
 	return n < 0 ? -errno : -EIO;

@@ -49,7 +49,8 @@ const struct proc_mapping *procmem_mappings(const struct procmem *m, size_t *n);
  * (the process exited) or -errno. */
 int procmem_read(struct procmem *m, uint64_t addr, void *dst, size_t len);
 
-/* Writes the 8-byte word at addr (pwrite on /proc/<pid>/mem). Returns 0 or -errno. */
+/* Writes the 8-byte word at addr (process_vm_writev, else pwrite on /proc/<pid>/mem).
+ * Returns 0 or -errno. */
 int procmem_write_u64(struct procmem *m, uint64_t addr, uint64_t value);
 
 /* Bytes read from the process so far, and read system calls made (for metrics/bench). */

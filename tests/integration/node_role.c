@@ -596,3 +596,61 @@ TEST(opted_out_processes_are_skipped)
 	test_rmtree(dir);
 	free(dir);
 }
+
+/*
+ * The node DaemonSet adds exactly CAP_SYS_PTRACE: reading another user's process,
+ * checking its environment for the opt-out and force mode's write must all work with
+ * that capability alone (no DAC_OVERRIDE, no DAC_READ_SEARCH).
+ */
+TEST(cap_sys_ptrace_alone_is_enough)
+{
+	char ver[32], noprof[1024], heapgen[1024], *dir = test_tmpdir("caps"), pidfile[512],
+		own[512], cmd[4096];
+	const char *caps = "/usr/bin/setpriv --inh-caps=-all,+sys_ptrace "
+			   "--ambient-caps=-all,+sys_ptrace --bounding-set=-all,+sys_ptrace";
+	struct buf out;
+	pid_t a, b;
+	int pa;
+
+	if (getuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
+		SKIP("needs root and setpriv to drop capabilities");
+	buf_init(&out, 0);
+	chmod(dir, 0777);
+	newest_go_version(ver, sizeof(ver));
+	snprintf(noprof, sizeof(noprof), "%s/%s/noprof-exe", test_go_cache_dir(), ver);
+	snprintf(heapgen, sizeof(heapgen), "%s/%s/heapgen-exe", test_go_cache_dir(), ver);
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+	snprintf(own, sizeof(own), "%s/own.pb.gz", dir);
+	{
+		/* two processes of another user: one with sampling off, one opted out */
+		char *argv1[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+				 "--clear-groups", noprof, pidfile, NULL};
+		char *argv2[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+				 "--clear-groups", heapgen, "-profile", own, NULL};
+		char *envp2[] = {"COROOT_EBPF_PROFILING=disabled", "PATH=/usr/bin:/bin", NULL};
+		a = test_spawn(argv1, NULL, NULL);
+		b = test_spawn(argv2, envp2, NULL);
+	}
+	pa = read_pid_file(pidfile, 20000);
+	CHECK(pa > 0 && test_wait_file(own, 30000) == 0);
+	/* force mode's write */
+	snprintf(cmd, sizeof(cmd), "%s %s heap --force %d -o %s/forced.pb.gz", caps,
+		 test_podprof_bin(), pa, dir);
+	CHECK_MSG(test_sh(cmd, &out, 1) == 0, "%s", out.data);
+	/* the opt-out is seen although /proc/<pid>/environ is not readable */
+	buf_reset(&out);
+	snprintf(cmd, sizeof(cmd), "%s %s ps", caps, test_podprof_bin());
+	CHECK_EQ(test_sh(cmd, &out, 1), 0);
+	{
+		char needle[32];
+		const char *row;
+		snprintf(needle, sizeof(needle), "%d ", (int)b);
+		row = strstr(out.data, needle);
+		CHECK_MSG(row && strstr(row, "opted_out"), "%s", out.data);
+	}
+	test_stop(a, 5000);
+	test_stop(b, 5000);
+	buf_free(&out);
+	test_rmtree(dir);
+	free(dir);
+}
