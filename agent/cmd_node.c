@@ -42,8 +42,10 @@ static int emit(void *ctx, const struct node_profile_meta *meta, const struct pp
 }
 
 /* The /processes page: one line per Go process. */
-static int processes_page(void *ctx, struct buf *out, const char **content_type)
+static int processes_page(void *ctx, const char *format, struct buf *out,
+			const char **content_type)
 {
+	(void)format;
 	struct node_ctx *c = ctx;
 	struct goproc_info *list = malloc(MAX_LISTED * sizeof(*list));
 	size_t n;

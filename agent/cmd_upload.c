@@ -89,16 +89,16 @@ int cmd_upload(int argc, char **argv, char **envp)
 		goto out;
 	if (role.http)
 		http_server_set_ready(role.http, 1);
-	for (size_t i = 0; i < cfg.nlabels; i++) {
-		char *eq = strchr(cfg.labels[i], '=');
-		labels[i].name = cfg.labels[i];
+	for (size_t i = 0; i < cfg.labels.n; i++) {
+		char *eq = strchr(cfg.labels.items[i], '=');
+		labels[i].name = cfg.labels.items[i];
 		*eq = '\0'; /* the config owns the string; split NAME=VALUE in place */
 		labels[i].value = eq + 1;
 	}
 	meta = (struct upload_meta){.service_name = cfg.service_name,
 				    .kind = cfg.kind,
 				    .labels = labels,
-				    .nlabels = cfg.nlabels};
+				    .nlabels = cfg.labels.n};
 	for (size_t i = 0; i < cfg.nargs && !podprof_stop_requested; i++)
 		if (upload_file(role.uploader, &meta, cfg.args[i]) != 0)
 			failed++;

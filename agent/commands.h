@@ -17,7 +17,9 @@ void commands_install_signals(void);
 
 int cmd_upload(int argc, char **argv, char **envp);
 int cmd_node(int argc, char **argv, char **envp);
+int cmd_cluster(int argc, char **argv, char **envp);
 int cmd_heap(int argc, char **argv, char **envp);
 int cmd_ps(int argc, char **argv, char **envp);
+int cmd_targets(int argc, char **argv, char **envp);
 
 #endif

@@ -317,7 +317,8 @@ static enum MHD_Result serve_page(struct http_server *s, struct MHD_Connection *
 	if (!page.fn)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	buf_init(&b, HTTP_MAX_PAGE_BODY);
-	r = page.fn(page.ctx, &b, &content_type);
+	r = page.fn(page.ctx, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"), &b,
+		    &content_type);
 	if (r)
 		log_warn("page %s failed: %s", url, strerror(-r));
 	return respond_buf(c, &b, r, content_type ? content_type : CT_TEXT);

@@ -12,8 +12,10 @@
 struct http_server;
 
 /* A status page: appends the body to out and sets *content_type (static string).
- * Called from the server's thread; must be thread-safe. Returns 0 or -errno (500). */
-typedef int (*http_page_fn)(void *ctx, struct buf *out, const char **content_type);
+ * format is the request's "format" query argument (e.g. "json"), or NULL. Called from
+ * the server's thread; must be thread-safe. Returns 0 or -errno (500). */
+typedef int (*http_page_fn)(void *ctx, const char *format, struct buf *out,
+			    const char **content_type);
 
 /*
  * Starts serving on listen ("host:port", ":port", "[v6]:port"; port 0 picks a free

@@ -15,10 +15,12 @@ static const struct {
 	int (*run)(int argc, char **argv, char **envp);
 	const char *summary;
 } commands[] = {
+	{"cluster", cmd_cluster, "run the cluster role: scrape the pprof endpoints of annotated pods"},
 	{"node", cmd_node, "run the node role: heap profiles of every Go process on this node"},
 	{"heap", cmd_heap, "write one Go process's heap profile (PID) as a pprof file"},
 	{"ps", cmd_ps, "list the Go processes the node role would profile"},
 	{"upload", cmd_upload, "upload pprof files to Coroot (or a directory), with retries"},
+	{"targets", cmd_targets, "list the pprof targets the cluster role would scrape"},
 };
 
 static void usage(FILE *f)

@@ -27,7 +27,8 @@ enum opt_type {
 	OT_URL,
 	OT_LISTEN,
 	OT_LEVEL,
-	OT_LABEL, /* repeatable NAME=VALUE */
+	OT_LABEL, /* repeatable NAME=VALUE, into a struct config_list */
+	OT_LIST,  /* repeatable non-empty value, into a struct config_list */
 	OT_ENUM,  /* one of choices */
 };
 
@@ -53,6 +54,8 @@ struct opt_def {
 #define NODE_SIDE (CMD_NODE | CMD_HEAP | CMD_PS)
 
 static const char *const heap_modes[] = {"disabled", "enabled", "force", NULL};
+static const char *const streaming_modes[] = {"auto", "off", NULL};
+#define K8S_CMDS (CMD_CLUSTER | CMD_TARGETS)
 
 static const struct opt_def options[] = {
 	{"listen", 0, "LISTEN", OT_LISTEN, "0.0.0.0:10301", 0, 0, ROLES, OFF(listen), "ADDR",
@@ -123,6 +126,87 @@ static const struct opt_def options[] = {
 	 "write the profile to FILE (- for stdout; default heap-<PID>.pb.gz)", NULL},
 	{"force", 0, NULL, OT_BOOL, "false", 0, 0, CMD_HEAP, OFF(force), NULL,
 	 "switch heap sampling on first if the process has it off", NULL},
+	{"scrape-interval", 0, "PROFILES_SCRAPE_INTERVAL", OT_DURATION, "60s", 0, 3600 * SEC,
+	 CMD_CLUSTER, OFF(scrape_interval_ns), "DUR",
+	 "how often every target is scraped (0: scraping off)", NULL},
+	{"scrape-timeout", 0, "PROFILES_SCRAPE_TIMEOUT", OT_DURATION, "10s", SEC / 10, 600 * SEC,
+	 CMD_CLUSTER, OFF(scrape_timeout_ns), "DUR",
+	 "timeout of one scrape; a CPU scrape gets its seconds on top", NULL},
+	{"scrape-cpu-duration", 0, "PODPROF_SCRAPE_CPU_DURATION", OT_DURATION, "10s", SEC,
+	 600 * SEC, CMD_CLUSTER, OFF(scrape_cpu_seconds_ns), "DUR",
+	 "length of a CPU profile (whole seconds, always less than the interval)", NULL},
+	{"scrape-types", 0, "PODPROF_SCRAPE_TYPES", OT_STRING, "cpu,heap,block,mutex,goroutine", 0,
+	 0, CMD_CLUSTER, OFF(scrape_types), "LIST",
+	 "profile types scraped by default (a pod's coroot.com/profile-types overrides)", NULL},
+	{"scrape-concurrency", 0, "PODPROF_SCRAPE_CONCURRENCY", OT_SIZE, "64", 1, 10000,
+	 CMD_CLUSTER, OFF(scrape_concurrency), "N", "scrape requests in flight at most", NULL},
+	{"scrape-max-bytes", 0, "PODPROF_SCRAPE_MAX_BYTES", OT_SIZE, "32MiB", 4096, 1024 * MIB,
+	 CMD_CLUSTER, OFF(scrape_max_bytes), "SIZE",
+	 "largest response accepted from a target (as sent)", NULL},
+	{"scrape-ca-file", 0, "PODPROF_SCRAPE_CA_FILE", OT_PATH, NULL, 0, 0, CMD_CLUSTER,
+	 OFF(scrape_ca_file), "FILE", "CA bundle that verifies https targets", NULL},
+	{"scrape-insecure-skip-verify", 0, "PODPROF_SCRAPE_INSECURE_SKIP_VERIFY", OT_BOOL, "false",
+	 0, 0, CMD_CLUSTER, OFF(scrape_insecure_skip_verify), NULL,
+	 "do not verify the certificates of https targets", NULL},
+	{"scrape-bearer-token-file", 0, "PODPROF_SCRAPE_BEARER_TOKEN_FILE", OT_PATH, NULL, 0, 0,
+	 CMD_CLUSTER, OFF(scrape_bearer_token_file), "FILE",
+	 "bearer token sent to targets annotated coroot.com/profile-auth: bearer (re-read when "
+	 "it changes; e.g. the service account token)", NULL},
+	{"scrape-basic-auth-user", 0, "PODPROF_SCRAPE_BASIC_AUTH_USER", OT_STRING, NULL, 0, 0,
+	 CMD_CLUSTER, OFF(scrape_basic_auth_user), "USER",
+	 "user sent to targets annotated coroot.com/profile-auth: basic", NULL},
+	{"scrape-basic-auth-password-file", 0, "PODPROF_SCRAPE_BASIC_AUTH_PASSWORD_FILE", OT_PATH,
+	 NULL, 0, 0, CMD_CLUSTER, OFF(scrape_basic_auth_password_file), "FILE",
+	 "file holding the password for --scrape-basic-auth-user", NULL},
+	{"target", 0, NULL, OT_LIST, NULL, 0, 0, CMD_CLUSTER, OFF(targets), "[SERVICE=]URL",
+	 "scrape this pprof endpoint (e.g. http://10.0.0.5:6060), without Kubernetes "
+	 "(repeatable)", NULL},
+	{"targets-file", 0, "PODPROF_TARGETS_FILE", OT_PATH, NULL, 0, 0, CMD_CLUSTER,
+	 OFF(targets_file), "FILE",
+	 "static targets in Prometheus file_sd JSON form, re-read when it changes", NULL},
+	{"shard", 0, "PODPROF_SHARD", OT_STRING, NULL, 0, 0, CMD_CLUSTER, OFF(shard), "N/M",
+	 "scrape only the targets of shard N of M (by pod uid), for M replicas; auto/M takes N "
+	 "from a StatefulSet pod's name", NULL},
+	{"kubeconfig", 0, "KUBECONFIG", OT_PATH, NULL, 0, 0, K8S_CMDS, OFF(kubeconfig), "FILE",
+	 "kubeconfig to use (default: the pod's service account in a cluster, else "
+	 "~/.kube/config); of a colon-separated list, the first file", NULL},
+	{"namespace", 0, "PODPROF_NAMESPACE", OT_STRING, NULL, 0, 0, K8S_CMDS, OFF(k8s_namespace),
+	 "NS", "discover the pods of this namespace only (default: every namespace)", NULL},
+	{"field-selector", 0, "PODPROF_FIELD_SELECTOR", OT_STRING, NULL, 0, 0, K8S_CMDS,
+	 OFF(field_selector), "SEL",
+	 "Kubernetes field selector of the pods to discover, e.g. metadata.namespace!=kube-system",
+	 NULL},
+	{"label-selector", 0, "PODPROF_LABEL_SELECTOR", OT_STRING, NULL, 0, 0, K8S_CMDS,
+	 OFF(label_selector), "SEL", "label selector of the pods to discover, e.g. tier in (api,web)",
+	 NULL},
+	{"node", 0, "PODPROF_NODE", OT_STRING, NULL, 0, 0, K8S_CMDS, OFF(k8s_node), "NAME",
+	 "discover only the pods of this node (field selector spec.nodeName=NAME)", NULL},
+	{"watch-replicasets", 0, "PODPROF_WATCH_REPLICASETS", OT_BOOL, "true", 0, 0, K8S_CMDS,
+	 OFF(watch_replicasets), "BOOL",
+	 "watch apps/v1 ReplicaSets to name pods after their Deployment (RBAC: list and watch "
+	 "replicasets); false: the pod-template-hash rule", NULL},
+	{"streaming-list", 0, "PODPROF_STREAMING_LIST", OT_ENUM, "auto", 0, 0, K8S_CMDS,
+	 OFF(streaming_list), "MODE",
+	 "auto (a watch with initial events where the API server supports it, else list then "
+	 "watch) or off", streaming_modes},
+	{"max-pods", 0, "PODPROF_MAX_PODS", OT_SIZE, "100000", 1, 10000000, K8S_CMDS, OFF(max_pods),
+	 "N", "bound on the pods kept; pods beyond it are not discovered (logged)", NULL},
+	{"max-event-bytes", 0, "PODPROF_MAX_EVENT_BYTES", OT_SIZE, "16MiB", 64 * 1024, 1024 * MIB,
+	 K8S_CMDS, OFF(max_event_bytes), "SIZE",
+	 "bound on one watch event (decompressed); a larger one is an error", NULL},
+	{"max-list-bytes", 0, "PODPROF_MAX_LIST_BYTES", OT_SIZE, "64MiB", MIB, 4096 * MIB, K8S_CMDS,
+	 OFF(max_list_bytes), "SIZE",
+	 "bound on one page of a list (decompressed); a larger one is an error", NULL},
+	{"serviceaccount-dir", 0, "PODPROF_SERVICEACCOUNT_DIR", OT_PATH,
+	 "/var/run/secrets/kubernetes.io/serviceaccount", 0, 0, K8S_CMDS, OFF(serviceaccount_dir),
+	 "DIR", "token and ca.crt of the in-cluster service account (the token is re-read every "
+	 "minute)", NULL},
+	{"watch", 0, NULL, OT_BOOL, "false", 0, 0, CMD_TARGETS, OFF(watch), NULL,
+	 "after the list, print targets added, updated and removed until SIGTERM", NULL},
+	{"sync-timeout", 0, "PODPROF_SYNC_TIMEOUT", OT_DURATION, "30s", SEC / 10, 3600 * SEC,
+	 K8S_CMDS, OFF(sync_timeout_ns), "DUR",
+	 "how long to wait for the first complete list of pods (targets, and cluster --once)",
+	 NULL},
 };
 
 static const struct {
@@ -130,7 +214,7 @@ static const struct {
 	const char *name;
 } command_names[] = {
 	{CMD_NODE, "node"}, {CMD_CLUSTER, "cluster"}, {CMD_HEAP, "heap"},
-	{CMD_PS, "ps"},     {CMD_UPLOAD, "upload"},
+	{CMD_PS, "ps"},     {CMD_UPLOAD, "upload"}, {CMD_TARGETS, "targets"},
 };
 
 static const char *type_expectation(enum opt_type t)
@@ -234,16 +318,20 @@ static int store(const struct opt_def *o, const char *value, struct podprof_conf
 		if (log_parse_level(value, &level))
 			return -EINVAL;
 		break;
-	case OT_LABEL: {
+	case OT_LABEL:
+	case OT_LIST: {
+		struct config_list *l = (struct config_list *)base;
 		const char *eq = strchr(value, '=');
-		if (!eq || eq == value)
+		if (o->type == OT_LABEL && (!eq || eq == value))
 			return -EINVAL;
-		if (cfg->nlabels == CONFIG_MAX_LIST)
+		if (!*value)
+			return -EINVAL;
+		if (l->n == CONFIG_MAX_LIST)
 			return -E2BIG;
-		cfg->labels[cfg->nlabels] = strdup(value);
-		if (!cfg->labels[cfg->nlabels])
+		l->items[l->n] = strdup(value);
+		if (!l->items[l->n])
 			return -ENOMEM;
-		cfg->nlabels++;
+		l->n++;
 		return 0;
 	}
 	case OT_PATH:
@@ -449,9 +537,14 @@ void config_free(struct podprof_config *cfg)
 			break;
 		}
 	}
-	for (size_t i = 0; i < cfg->nlabels; i++)
-		free(cfg->labels[i]);
-	cfg->nlabels = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		struct config_list *l = (struct config_list *)((char *)cfg + options[i].offset);
+		if (options[i].type != OT_LABEL && options[i].type != OT_LIST)
+			continue;
+		for (size_t k = 0; k < l->n; k++)
+			free(l->items[k]);
+		l->n = 0;
+	}
 	free(cfg->args);
 	cfg->args = NULL;
 	cfg->nargs = 0;

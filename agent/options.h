@@ -24,9 +24,16 @@ enum podprof_command {
 	CMD_HEAP = 1u << 2,
 	CMD_PS = 1u << 3,
 	CMD_UPLOAD = 1u << 4,
+	CMD_TARGETS = 1u << 5,
 };
 
 #define CONFIG_MAX_LIST 64
+
+/* A repeatable option's values, in the order given. */
+struct config_list {
+	char *items[CONFIG_MAX_LIST];
+	size_t n;
+};
 
 /* Every setting, after parsing. Strings are owned by the config. */
 struct podprof_config {
@@ -55,15 +62,44 @@ struct podprof_config {
 	char *cgroupfs_root;
 	char *container_log_dir;
 	char *node_name;
+	/* cluster role: scraping */
+	int64_t scrape_interval_ns;
+	int64_t scrape_timeout_ns;
+	int64_t scrape_cpu_seconds_ns;
+	char *scrape_types;
+	uint64_t scrape_concurrency;
+	uint64_t scrape_max_bytes;
+	char *scrape_ca_file;
+	bool scrape_insecure_skip_verify;
+	char *scrape_bearer_token_file;
+	char *scrape_basic_auth_user;
+	char *scrape_basic_auth_password_file;
+	struct config_list targets; /* [SERVICE=]URL */
+	char *targets_file;
+	char *shard;
 	/* heap command */
 	char *output;
 	bool force;
 	/* upload command */
 	char *service_name;
 	char *kind;
-	char *labels[CONFIG_MAX_LIST]; /* NAME=VALUE */
-	size_t nlabels;
+	struct config_list labels; /* NAME=VALUE */
 	int64_t flush_timeout_ns;
+	/* Kubernetes discovery (cluster role, targets command) */
+	char *kubeconfig;
+	char *k8s_namespace;
+	char *field_selector;
+	char *label_selector;
+	char *k8s_node;
+	bool watch_replicasets;
+	char *streaming_list;
+	uint64_t max_pods;
+	uint64_t max_event_bytes;
+	uint64_t max_list_bytes;
+	char *serviceaccount_dir;
+	/* targets command */
+	bool watch;
+	int64_t sync_timeout_ns;
 	/* positional arguments left after the options (owned by argv) */
 	char **args;
 	size_t nargs;

@@ -77,3 +77,42 @@ int role_sleep(int64_t ns)
 	}
 	return 1;
 }
+
+const char *role_env(char **envp, const char *name)
+{
+	const char *found = NULL;
+	size_t n = strlen(name);
+
+	for (char **e = envp; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			found = *e + n + 1;
+	return found;
+}
+
+void role_k8s_source(const struct podprof_config *cfg, char **envp,
+		     struct k8s_config_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->kubeconfig = cfg->kubeconfig;
+	src->service_host = role_env(envp, "KUBERNETES_SERVICE_HOST");
+	src->service_port = role_env(envp, "KUBERNETES_SERVICE_PORT");
+	src->serviceaccount_dir = cfg->serviceaccount_dir;
+	src->home = role_env(envp, "HOME");
+	src->envp = envp;
+}
+
+void role_k8s_discovery(const struct podprof_config *cfg, struct k8s_discovery_config *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->namespace = cfg->k8s_namespace;
+	dc->field_selector = cfg->field_selector;
+	dc->label_selector = cfg->label_selector;
+	dc->node_name = cfg->k8s_node;
+	dc->watch_replicasets = cfg->watch_replicasets;
+	dc->streaming_list = cfg->streaming_list && strcmp(cfg->streaming_list, "off") == 0
+				     ? K8S_STREAMING_OFF
+				     : K8S_STREAMING_AUTO;
+	dc->max_pods = (size_t)cfg->max_pods;
+	dc->max_event_bytes = (size_t)cfg->max_event_bytes;
+	dc->max_list_bytes = (size_t)cfg->max_list_bytes;
+}

@@ -6,6 +6,7 @@
 #define PODPROF_ROLE_H
 
 #include "httpserver.h"
+#include "k8s.h"
 #include "options.h"
 #include "uploader.h"
 
@@ -27,6 +28,16 @@ int role_start(const struct podprof_config *cfg, const char *default_output_dir,
 
 /* Stops the uploader (spooling what is left), the server and the registry. */
 void role_stop(struct role *r);
+
+/* The last "NAME=value" of envp for name (Kubernetes semantics), or NULL. */
+const char *role_env(char **envp, const char *name);
+
+/* Where the Kubernetes configuration comes from, from the options and environment. */
+void role_k8s_source(const struct podprof_config *cfg, char **envp,
+		     struct k8s_config_source *src);
+
+/* The discovery settings from the options (conn, callbacks and metrics left unset). */
+void role_k8s_discovery(const struct podprof_config *cfg, struct k8s_discovery_config *dc);
 
 /* Sleeps up to ns, returning early (non-zero) when a stop was requested. */
 int role_sleep(int64_t ns);

@@ -195,22 +195,28 @@ TEST(no_registry_serves_empty_metrics)
 
 /* ---- pages ---- */
 
-static int page_targets(void *ctx, struct buf *out, const char **content_type)
+static int page_targets(void *ctx, const char *format, struct buf *out,
+			const char **content_type)
 {
+	(void)format;
 	*content_type = "application/json";
 	return buf_printf(out, "{\"targets\":%d}\n", *(int *)ctx);
 }
 
-static int page_fails(void *ctx, struct buf *out, const char **content_type)
+static int page_fails(void *ctx, const char *format, struct buf *out,
+			const char **content_type)
 {
+	(void)format;
 	(void)ctx;
 	(void)content_type;
 	buf_append_str(out, "partial");
 	return -EIO;
 }
 
-static int page_path(void *ctx, struct buf *out, const char **content_type)
+static int page_path(void *ctx, const char *format, struct buf *out,
+			const char **content_type)
 {
+	(void)format;
 	(void)content_type;
 	return buf_printf(out, "page %d\n", (int)(intptr_t)ctx);
 }

@@ -104,9 +104,9 @@ TEST(flag_forms)
 		 0);
 	CHECK_STR(c.service_name, "svc");
 	CHECK(c.insecure_skip_verify);
-	CHECK_EQ(c.nlabels, 2);
-	CHECK_STR(c.labels[0], "a=b");
-	CHECK_STR(c.labels[1], "c=d=e");
+	CHECK_EQ(c.labels.n, 2);
+	CHECK_STR(c.labels.items[0], "a=b");
+	CHECK_STR(c.labels.items[1], "c=d=e");
 	CHECK_EQ(c.nargs, 2);
 	CHECK_STR(c.args[0], "f1");
 	CHECK_STR(c.args[1], "--f2");

@@ -1,0 +1,566 @@
+/*
+ * `podprof cluster`: the cluster role. Targets come from Kubernetes (pods annotated
+ * coroot.com/profile-scrape) or, without Kubernetes, from --target flags and a
+ * targets file; the scraper fetches their pprof endpoints and the uploader delivers
+ * what it makes of them. /targets shows every target's state.
+ */
+#define LOG_MODULE "cluster"
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "k8s.h"
+#include "pprof.h"
+#include "role.h"
+#include "scraper.h"
+
+#define TARGETS_FILE_MAX (4u << 20)
+#define TARGETS_FILE_CHECK (5 * NS_PER_SEC)
+#define MAX_STATIC_TARGETS 10000
+
+struct cluster {
+	struct role role;
+	struct scraper *scraper;
+	struct k8s_config *conn;
+	struct k8s_discovery *discovery;
+	unsigned shard, shards;
+	/* the targets file: what it added last time, to remove what it no longer lists */
+	char **file_ids;
+	size_t nfile_ids;
+	int64_t file_mtime;
+	off_t file_size;
+};
+
+static int emit(void *ctx, const struct scrape_profile_meta *meta, const struct pprof_profile *p)
+{
+	struct cluster *c = ctx;
+	struct upload_label labels[SCRAPE_MAX_LABELS];
+	struct upload_meta um = {.service_name = meta->service_name,
+				 .kind = meta->kind,
+				 .labels = labels,
+				 .nlabels = meta->nlabels,
+				 .time_ns = meta->time_ns};
+
+	for (size_t i = 0; i < meta->nlabels; i++) {
+		labels[i].name = meta->label_names[i];
+		labels[i].value = meta->label_values[i];
+	}
+	return uploader_submit_profile(c->role.uploader, &um, p);
+}
+
+static int targets_page(void *ctx, const char *format, struct buf *out, const char **ctype)
+{
+	struct cluster *c = ctx;
+	int json = format && strcmp(format, "json") == 0;
+
+	*ctype = json ? "application/json" : "text/html; charset=utf-8";
+	return scraper_status(c->scraper, json, out);
+}
+
+static int in_shard(const struct cluster *c, const char *key);
+
+/* A discovered target, as the scraper takes it (called from a reflector thread). */
+static void on_target(void *ctx, enum k8s_target_event ev, const struct k8s_target *t)
+{
+	struct cluster *c = ctx;
+	struct scrape_target st = {0};
+
+	if (!c->scraper)
+		return;
+	if (ev == K8S_TARGET_REMOVED) {
+		scraper_target_remove(c->scraper, t->id);
+		return;
+	}
+	/* a shard owns whole pods: the key is the pod's uid */
+	if (!in_shard(c, t->pod_uid)) {
+		scraper_target_remove(c->scraper, t->id); /* an update may move it away */
+		return;
+	}
+	st.id = t->id;
+	st.base_url = t->url;
+	st.service_name = t->service_name;
+	st.instance_uid = t->pod_uid;
+	st.types = t->types; /* the same bits as enum scrape_type */
+	st.cpu_seconds = t->cpu_seconds;
+	st.auth = t->auth == K8S_AUTH_BEARER  ? SCRAPE_AUTH_BEARER
+		  : t->auth == K8S_AUTH_BASIC ? SCRAPE_AUTH_BASIC
+					      : SCRAPE_AUTH_NONE;
+	st.label_names[0] = "namespace";
+	st.label_values[0] = t->namespace;
+	st.label_names[1] = "pod";
+	st.label_values[1] = t->pod;
+	st.label_names[2] = "node";
+	st.label_values[2] = t->node;
+	st.nlabels = 3;
+	if (t->container) {
+		st.label_names[3] = "container";
+		st.label_values[3] = t->container;
+		st.nlabels = 4;
+	}
+	if (scraper_target_set(c->scraper, &st) != 0)
+		log_warn("%s: not scraped (out of memory)", t->id);
+}
+
+/* Does id belong to this agent's shard? */
+static int in_shard(const struct cluster *c, const char *key)
+{
+	return c->shards <= 1 || hash64(key, strlen(key), 0) % c->shards == c->shard;
+}
+
+/*
+ * "N/M", or "auto/M" where N is the ordinal at the end of the host name (a
+ * StatefulSet's pods are named <name>-0, <name>-1, ...).
+ */
+static int parse_shard(const char *s, unsigned *n, unsigned *m)
+{
+	char *end, host[256] = "";
+	unsigned long a, b;
+
+	if (strncmp(s, "auto/", 5) == 0) {
+		const char *dash;
+		gethostname(host, sizeof(host) - 1);
+		dash = strrchr(host, '-');
+		a = dash ? strtoul(dash + 1, &end, 10) : 0;
+		if (!dash || end == dash + 1 || *end)
+			return -EINVAL;
+		end = (char *)s + 4;
+	} else {
+		a = strtoul(s, &end, 10);
+		if (end == s)
+			return -EINVAL;
+	}
+	if (*end != '/')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (*end || b == 0 || b > 1024 || a >= b)
+		return -EINVAL;
+	*n = (unsigned)a;
+	*m = (unsigned)b;
+	return 0;
+}
+
+/*
+ * Builds a target from a URL ("http://host:port[/path]"): the pprof base is the path,
+ * /debug/pprof when none is given. Returns 0 or -EINVAL.
+ */
+static int url_target(const char *url, char *base, size_t baselen, char *hostport,
+		      size_t hplen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		goto out;
+	curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	{
+		size_t pl = path ? strlen(path) : 0;
+		int n;
+		while (pl > 0 && path[pl - 1] == '/')
+			pl--;
+		snprintf(hostport, hplen, "%s:%s", host, port ? port : "80");
+		/* a query stays (a tenant, a token the endpoint wants); the scraper adds each
+		 * type's path before it and drops a seconds parameter of its own */
+		n = snprintf(base, baselen, "%s://%s%.*s%s%s", scheme, hostport,
+			     pl ? (int)pl : (int)strlen("/debug/pprof"), pl ? path : "/debug/pprof",
+			     query ? "?" : "", query ? query : "");
+		if (n < 0 || (size_t)n >= baselen)
+			goto out;
+	}
+	r = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* --target [SERVICE=]URL */
+static int add_flag_target(struct cluster *c, const char *spec)
+{
+	char base[1024], hostport[300], service[300] = "";
+	const char *url = spec, *eq = strchr(spec, '=');
+	struct scrape_target t = {0};
+
+	/* "name=http://..." names the service; a URL itself holds no '=' before "://" */
+	if (eq && (!strstr(spec, "://") || eq < strstr(spec, "://"))) {
+		snprintf(service, sizeof(service), "%.*s", (int)(eq - spec), spec);
+		url = eq + 1;
+	}
+	if (url_target(url, base, sizeof(base), hostport, sizeof(hostport))) {
+		fprintf(stderr, "podprof cluster: invalid value \"%s\" for --target: expected "
+				"[SERVICE=]http(s)://HOST:PORT[/PATH]\n", spec);
+		return -EINVAL;
+	}
+	if (!in_shard(c, base))
+		return 0;
+	t.id = base;
+	t.base_url = base;
+	t.service_name = service[0] ? service : hostport;
+	t.label_names[0] = "instance";
+	t.label_values[0] = hostport;
+	t.nlabels = 1;
+	return scraper_target_set(c->scraper, &t);
+}
+
+/*
+ * Adds the targets of one file_sd group, appending their ids to *ids; with ids NULL,
+ * only checks the group and counts its targets in *nids. Returns the number of targets
+ * or -errno.
+ */
+static int add_group(struct cluster *c, const cJSON *group, char ***ids, size_t *nids)
+{
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(group, "targets");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(group, "labels"), *l, *e;
+	const char *scheme = "http", *path = "/debug/pprof", *service = NULL;
+	struct scrape_target t = {0};
+	int added = 0;
+
+	if (!cJSON_IsArray(targets))
+		return -EINVAL;
+	cJSON_ArrayForEach(l, labels)
+	{
+		if (!cJSON_IsString(l))
+			return -EINVAL;
+		if (strcmp(l->string, "__scheme__") == 0)
+			scheme = l->valuestring;
+		else if (strcmp(l->string, "__metrics_path__") == 0)
+			path = l->valuestring;
+		else if (strcmp(l->string, "service_name") == 0 ||
+			 strcmp(l->string, "service.name") == 0)
+			service = l->valuestring;
+		else if (strncmp(l->string, "__", 2) != 0 && t.nlabels < SCRAPE_MAX_LABELS - 1) {
+			t.label_names[t.nlabels] = l->string;
+			t.label_values[t.nlabels++] = l->valuestring;
+		}
+	}
+	cJSON_ArrayForEach(e, targets)
+	{
+		char url[1024], base[1024], hostport[300];
+		char **grown;
+		if (!cJSON_IsString(e) ||
+		    (size_t)snprintf(url, sizeof(url), "%s://%s%s", scheme, e->valuestring, path) >=
+			    sizeof(url) ||
+		    url_target(url, base, sizeof(base), hostport, sizeof(hostport)))
+			return -EINVAL;
+		if (!in_shard(c, base))
+			continue;
+		if (*nids >= MAX_STATIC_TARGETS)
+			return -E2BIG;
+		if (!ids) {
+			(*nids)++;
+			added++;
+			continue;
+		}
+		t.id = base;
+		t.base_url = base;
+		t.service_name = service ? service : hostport;
+		t.label_names[t.nlabels] = "instance";
+		t.label_values[t.nlabels] = hostport;
+		t.nlabels++;
+		if (scraper_target_set(c->scraper, &t) == 0) {
+			grown = realloc(*ids, (*nids + 1) * sizeof(char *));
+			if (grown) {
+				*ids = grown;
+				(*ids)[(*nids)++] = strdup(base);
+			}
+			added++;
+		}
+		t.nlabels--;
+	}
+	return added;
+}
+
+/* (Re)reads the targets file when it changed. Errors keep the previous targets. */
+static void load_targets_file(struct cluster *c, const char *path)
+{
+	struct stat st;
+	struct buf data;
+	cJSON *root = NULL, *g;
+	char **ids = NULL, chunk[65536];
+	size_t nids = 0, nchecked = 0, n;
+	int64_t mtime;
+	FILE *f;
+	int r = 0;
+
+	if (stat(path, &st) != 0) {
+		log_warn("targets file %s: %s; keeping the previous targets", path, strerror(errno));
+		return;
+	}
+	/* nanoseconds: a file rewritten within the same second is seen too */
+	mtime = (int64_t)st.st_mtim.tv_sec * NS_PER_SEC + st.st_mtim.tv_nsec;
+	if (mtime == c->file_mtime && st.st_size == c->file_size && c->file_mtime)
+		return;
+	buf_init(&data, TARGETS_FILE_MAX);
+	f = fopen(path, "re");
+	while (f && !r && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		r = buf_append(&data, chunk, n);
+	if (f)
+		fclose(f);
+	if (!f || r) {
+		log_error("targets file %s: %s", path,
+			  r == -E2BIG ? "larger than 4 MiB" : strerror(errno));
+		goto out;
+	}
+	root = cJSON_ParseWithLength(data.data ? data.data : "", data.len);
+	if (!cJSON_IsArray(root)) {
+		log_error("targets file %s: not a JSON array of {\"targets\": [...], \"labels\": "
+			  "{...}} groups; keeping the previous targets", path);
+		goto seen;
+	}
+	/* the whole file is checked before anything changes: a bad group must not leave
+	 * half of a file applied and the rest of the previous targets removed */
+	cJSON_ArrayForEach(g, root)
+	{
+		r = add_group(c, g, NULL, &nchecked);
+		if (r < 0) {
+			log_error("targets file %s: %s; keeping the previous targets", path,
+				  r == -E2BIG ? "more than 10000 targets"
+					      : "a malformed group (targets must be \"host:port\" "
+						"strings, labels strings)");
+			goto seen;
+		}
+	}
+	cJSON_ArrayForEach(g, root)
+		add_group(c, g, &ids, &nids);
+	/* what the file no longer lists goes away */
+	for (size_t i = 0; i < c->nfile_ids; i++) {
+		int kept = 0;
+		for (size_t k = 0; k < nids && !kept; k++)
+			kept = ids[k] && strcmp(ids[k], c->file_ids[i]) == 0;
+		if (!kept)
+			scraper_target_remove(c->scraper, c->file_ids[i]);
+		free(c->file_ids[i]);
+	}
+	free(c->file_ids);
+	c->file_ids = ids;
+	c->nfile_ids = nids;
+	ids = NULL;
+	log_info("targets file %s: %zu targets", path, nids);
+seen:
+	/* read (well or not): not again until it changes */
+	c->file_mtime = mtime;
+	c->file_size = st.st_size;
+out:
+	for (size_t i = 0; ids && i < nids; i++)
+		free(ids[i]);
+	free(ids);
+	cJSON_Delete(root);
+	buf_free(&data);
+}
+
+/*
+ * Every target holds a connection while its CPU profile runs, so 1,000 targets need
+ * more than the usual soft limit of 1,024 open files: raise it to the hard limit, as
+ * Go programs (Coroot's agent among them) do at start.
+ */
+static void raise_open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open files limit: %s", strerror(errno));
+}
+
+static char *read_secret(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+int cmd_cluster(int argc, char **argv, char **envp)
+{
+	struct podprof_config cfg;
+	struct scraper_config scfg;
+	struct cluster c;
+	char *password = NULL;
+	unsigned types;
+	int status = 2, r;
+
+	memset(&c, 0, sizeof(c));
+	r = config_parse(CMD_CLUSTER, argc, argv, envp, &cfg);
+	if (r == 1)
+		return config_print_help(CMD_CLUSTER, "podprof cluster [options]",
+					 "Runs the cluster role: scrapes the pprof endpoints of the pods "
+					 "annotated coroot.com/profile-scrape: \"true\" (or of --target "
+					 "URLs and a --targets-file), turns cumulative profiles into "
+					 "per-interval deltas, and uploads them to Coroot or writes them "
+					 "under --output-dir.");
+	if (r)
+		return 2;
+	if (cfg.nargs) {
+		fprintf(stderr, "podprof cluster: unexpected argument '%s'\n", cfg.args[0]);
+		goto out;
+	}
+	if (scrape_types_parse(cfg.scrape_types, &types)) {
+		fprintf(stderr, "podprof cluster: invalid value \"%s\" for --scrape-types "
+				"(PODPROF_SCRAPE_TYPES): expected a comma-separated list of cpu, heap, "
+				"block, mutex, goroutine\n", cfg.scrape_types);
+		goto out;
+	}
+	if (cfg.shard && parse_shard(cfg.shard, &c.shard, &c.shards)) {
+		fprintf(stderr, "podprof cluster: invalid value \"%s\" for --shard (PODPROF_SHARD): "
+				"expected N/M with 0 <= N < M <= 1024, or auto/M on a host named "
+				"<name>-<N>\n", cfg.shard);
+		goto out;
+	}
+	if (cfg.scrape_interval_ns && cfg.scrape_cpu_seconds_ns >= cfg.scrape_interval_ns &&
+	    (types & SCRAPE_CPU)) {
+		fprintf(stderr, "podprof cluster: --scrape-cpu-duration must be shorter than "
+				"--scrape-interval (PROFILES_SCRAPE_INTERVAL)\n");
+		goto out;
+	}
+	if (cfg.scrape_basic_auth_password_file &&
+	    !(password = read_secret(cfg.scrape_basic_auth_password_file))) {
+		fprintf(stderr, "podprof cluster: cannot read --scrape-basic-auth-password-file "
+				"%s\n", cfg.scrape_basic_auth_password_file);
+		goto out;
+	}
+	/* Kubernetes unless only static targets were given (an explicit kubeconfig adds
+	 * the cluster's pods to them) */
+	if (cfg.kubeconfig || !(cfg.targets.n || cfg.targets_file)) {
+		struct k8s_config_source src;
+		char err[1024];
+		role_k8s_source(&cfg, envp, &src);
+		if (k8s_config_load(&src, &c.conn, err, sizeof(err)) != 0) {
+			fprintf(stderr, "podprof cluster: %s%s\n", err,
+				cfg.targets.n || cfg.targets_file
+					? ""
+					: " (without Kubernetes, give --target or --targets-file)");
+			goto out;
+		}
+	}
+	status = 1;
+	raise_open_files_limit();
+	if (role_start(&cfg, "profiles", &c.role) != 0)
+		goto out;
+	memset(&scfg, 0, sizeof(scfg));
+	/* scraping off (PROFILES_SCRAPE_INTERVAL=0): the agent runs, serving its metrics */
+	scfg.interval_ns = cfg.scrape_interval_ns ? cfg.scrape_interval_ns : 3600 * NS_PER_SEC;
+	scfg.timeout_ns = cfg.scrape_timeout_ns;
+	scfg.cpu_seconds = (int)(cfg.scrape_cpu_seconds_ns / NS_PER_SEC);
+	scfg.types = types;
+	scfg.max_concurrency = (size_t)cfg.scrape_concurrency;
+	scfg.max_body_bytes = (size_t)cfg.scrape_max_bytes;
+	scfg.ca_file = cfg.scrape_ca_file;
+	scfg.insecure_skip_verify = cfg.scrape_insecure_skip_verify;
+	scfg.bearer_token_file = cfg.scrape_bearer_token_file;
+	scfg.basic_user = cfg.scrape_basic_auth_user;
+	scfg.basic_password = password;
+	scfg.emit = emit;
+	scfg.emit_ctx = &c;
+	scfg.metrics = c.role.metrics;
+	if (cfg.scrape_interval_ns == 0) {
+		log_info("scraping is off (PROFILES_SCRAPE_INTERVAL=0)");
+	} else {
+		r = scraper_new(&scfg, &c.scraper);
+		if (r) {
+			log_error("cannot start the scraper: %s", strerror(-r));
+			goto stop;
+		}
+		for (size_t i = 0; i < cfg.targets.n; i++) {
+			if (add_flag_target(&c, cfg.targets.items[i]) == -EINVAL) {
+				status = 2;
+				goto stop;
+			}
+		}
+		if (cfg.targets_file)
+			load_targets_file(&c, cfg.targets_file);
+		if (c.role.http)
+			http_server_add_page(c.role.http, "/targets", targets_page, &c);
+	}
+	if (c.conn) {
+		struct k8s_discovery_config dc;
+		role_k8s_discovery(&cfg, &dc);
+		dc.conn = c.conn;
+		dc.metrics = c.role.metrics;
+		dc.on_target = on_target;
+		dc.on_target_ctx = &c;
+		r = k8s_discovery_start(&dc, &c.discovery);
+		if (r) {
+			status = r == -EINVAL ? 2 : 1;
+			goto stop;
+		}
+		log_info("discovering annotated pods through %s", k8s_config_origin(c.conn));
+	}
+	/* --once scrapes what the first list of pods names */
+	if (c.discovery && cfg.once) {
+		int64_t until = time_mono_ns() + cfg.sync_timeout_ns;
+		while (!podprof_stop_requested && time_mono_ns() < until &&
+		       k8s_discovery_wait_ready(c.discovery, 200 * NS_PER_MS) != 0)
+			;
+		if (!k8s_discovery_ready(c.discovery))
+			log_warn("no complete list of pods from %s within the sync timeout",
+				 k8s_config_server(c.conn));
+	}
+	/* ready once the first list of pods is known (static targets: at once) */
+	if (c.role.http && (!c.discovery || k8s_discovery_ready(c.discovery)))
+		http_server_set_ready(c.role.http, 1);
+	if (cfg.once) {
+		if (c.scraper && scraper_scrape_all(c.scraper, cfg.scrape_timeout_ns * 2 +
+							       cfg.scrape_cpu_seconds_ns + 30 * NS_PER_SEC))
+			log_warn("not every scrape finished in time");
+		if (uploader_flush(c.role.uploader, cfg.upload_timeout_ns * 3) != 0)
+			log_warn("some profiles were not delivered before exiting%s",
+				 cfg.spool_dir ? "; they stay in the spool" : "");
+	} else {
+		while (!role_sleep(c.discovery && !k8s_discovery_ready(c.discovery)
+					   ? 200 * NS_PER_MS
+					   : TARGETS_FILE_CHECK)) {
+			if (c.role.http && c.discovery && k8s_discovery_ready(c.discovery))
+				http_server_set_ready(c.role.http, 1);
+			if (cfg.targets_file && c.scraper)
+				load_targets_file(&c, cfg.targets_file);
+		}
+	}
+	status = 0;
+stop:
+	if (c.role.http)
+		http_server_stop(c.role.http);
+	c.role.http = NULL;
+	/* discovery first: its callbacks feed the scraper */
+	k8s_discovery_free(c.discovery);
+	scraper_free(c.scraper);
+	k8s_config_free(c.conn);
+	role_stop(&c.role);
+	for (size_t i = 0; i < c.nfile_ids; i++)
+		free(c.file_ids[i]);
+	free(c.file_ids);
+out:
+	if (password) {
+		memset(password, 0, strlen(password));
+		free(password);
+	}
+	config_free(&cfg);
+	return status;
+}

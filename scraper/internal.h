@@ -1,0 +1,130 @@
+/*
+ * The scraper's shared state (not part of the public interface).
+ *
+ * Ownership: the target table belongs to the scraper and is guarded by s->lock. The
+ * event loop thread starts transfers and collects their results; worker threads
+ * decode, delta and upload. A (target, type) pair is "busy" from the start of its
+ * request until its processing is done, so its delta state is touched by one thread
+ * at a time without a lock, and a scrape never overlaps the previous one of the same
+ * pair (the overdue one is counted as missed instead).
+ */
+#ifndef PODPROF_SCRAPER_INTERNAL_H
+#define PODPROF_SCRAPER_INTERNAL_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+
+#include "pprof.h"
+#include "scraper.h"
+
+#define SCRAPE_ERROR_LEN 320
+
+struct tstate {
+	unsigned type;
+	int64_t next_due;       /* monotonic ns */
+	int busy;
+	int godelta;            /* godeltaprof endpoint: 0 unknown, 1 served, -1 not served */
+	struct pprof_delta *delta;
+	int64_t window_start;   /* wall clock of the previous scrape, for windows */
+	/* for /targets */
+	int64_t last_time;      /* wall clock of the last attempt */
+	int64_t last_duration;
+	int last_ok;            /* -1 never scraped */
+	uint64_t scrapes, failures;
+	size_t last_bytes;
+	char last_error[SCRAPE_ERROR_LEN];
+};
+
+struct target {
+	char *id, *base_url, *service_name, *instance_uid;
+	char *label_names[SCRAPE_MAX_LABELS], *label_values[SCRAPE_MAX_LABELS];
+	size_t nlabels;
+	unsigned types;
+	int cpu_seconds;
+	enum scrape_auth auth;
+	int64_t offset;         /* within the interval, from the id's hash */
+	int refs;               /* transfers and jobs that point at it, plus the table's */
+	int removed;
+	struct tstate st[SCRAPE_NTYPES];
+	struct target *next;    /* hash chain */
+	struct list_node all;   /* in s->targets, in insertion order */
+};
+
+/* One request or one processing job. */
+struct job {
+	struct scraper *s;
+	struct target *t;
+	struct tstate *st;
+	CURL *easy;
+	struct curl_slist *headers;
+	char url[2048];
+	int godelta;            /* this request asked for the godeltaprof endpoint */
+	int64_t started;        /* monotonic */
+	int64_t started_wall;
+	struct buf body;
+	long status;
+	CURLcode result;
+	char content_type[64];
+	char errbuf[CURL_ERROR_SIZE];
+	struct list_node node;  /* in s->flight while transferring, then in s->work */
+};
+
+struct scraper {
+	struct scraper_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;    /* signalled when a job finishes (for scrape_all) */
+	struct target **table;
+	size_t table_size, ntargets;
+	struct list_node targets;
+	CURLM *multi;
+	pthread_t loop_thread;
+	int running;
+	size_t in_flight;       /* transfers under the bound (all but CPU profiles) */
+	struct list_node flight; /* their jobs */
+	size_t pending_jobs;    /* transfers + processing not finished */
+	int scrape_now;         /* scrape_all asked for an immediate round */
+	/* work queue for the processing threads */
+	struct list_node work;
+	pthread_cond_t work_cond;
+	pthread_t *workers;
+	size_t nworkers;
+	int stopping;
+	/* credentials */
+	char *token;            /* current bearer token (never logged) */
+	int64_t token_checked;
+	int64_t token_mtime;
+	struct log_ratelimit token_log;
+	/* metrics */
+	struct metric_family *scrapes_family, *duration_family;
+	struct metric *targets_up, *targets_down, *targets_unknown, *bytes_total, *delta_bytes,
+		*cpu_collisions, *missed;
+};
+
+/* scraper.c */
+void target_put(struct scraper *s, struct target *t);
+void scrape_record(struct scraper *s, const struct target *t, struct tstate *st, int ok,
+		   const char *result, const char *error, int64_t duration, size_t bytes);
+void scrape_update_gauges(struct scraper *s);
+
+/* fetch.c: transfers on the event loop */
+int fetch_start(struct scraper *s, struct target *t, struct tstate *st);
+void fetch_done(struct scraper *s, CURLMsg *msg);
+const char *fetch_path(unsigned type, int godelta);
+/* The URL of one profile type of a target: the base URL (which may carry a query) with
+ * the type's path; a CPU profile gets seconds=cpu_seconds, once, replacing any seconds
+ * parameter of the base, which other types drop. Returns 0 or -ENAMETOOLONG. */
+int scrape_url(const char *base, unsigned type, int godelta, int cpu_seconds, char *out,
+	       size_t len);
+
+/* process.c: decode, delta, rename, upload */
+int process_start_workers(struct scraper *s);
+void process_stop_workers(struct scraper *s);
+void process_queue(struct scraper *s, struct job *j);
+void job_free(struct job *j);
+
+/* loop.c */
+void *scrape_loop_main(void *arg);
+int64_t scrape_offset(const char *id, int64_t interval);
+int64_t scrape_next_due(int64_t now, int64_t interval, int64_t offset);
+
+#endif
