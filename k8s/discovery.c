@@ -211,7 +211,7 @@ int k8s_discovery_start(const struct k8s_discovery_config *cfg, struct k8s_disco
 		rc.name = "replicasets";
 		rc.api = "/apis/apps/v1";
 		rc.resource = "replicasets";
-		rc.rbac_hint = "get, list and watch on replicasets (apiGroups: [apps]), or "
+		rc.rbac_hint = "list and watch on replicasets (apiGroups: [apps]), or "
 			       "--watch-replicasets=false";
 		rc.ops = &rs_ops;
 		r = k8s_reflector_start(&rc, &d->rs);
@@ -221,7 +221,7 @@ int k8s_discovery_start(const struct k8s_discovery_config *cfg, struct k8s_disco
 	rc.name = "pods";
 	rc.api = "/api/v1";
 	rc.resource = "pods";
-	rc.rbac_hint = "get, list and watch on pods (apiGroups: [\"\"])";
+	rc.rbac_hint = "list and watch on pods (apiGroups: [\"\"])";
 	rc.field_selector = d->field_selector;
 	rc.label_selector = cfg->label_selector;
 	rc.ops = &pod_ops;

@@ -116,6 +116,15 @@ char *k8s_target_labels_format(const struct k8s_target *t, char *out, size_t len
 /* Non-zero when a and b differ in anything a scraper uses (everything but the refcount). */
 int k8s_target_differs(const struct k8s_target *a, const struct k8s_target *b);
 
+/*
+ * Coroot's rules on a bare pod name: "<name>-<hash>-<5>" (Deployment),
+ * "<name>-<8+ digits>-<5>" (CronJob), "<name>-<digits>" (StatefulSet), "<name>-<5>"
+ * (DaemonSet, Job), else the name itself. <5> is five characters of Kubernetes'
+ * generated-name alphabet, <hash> 6 to 10 of it or of hex digits. Used where no owner
+ * references are known (the node role names containers from their log links).
+ */
+void k8s_workload_by_pod_name(const char *pod, char *out, size_t outlen);
+
 /* ---- discovery ------------------------------------------------------------------- */
 
 enum k8s_target_event { K8S_TARGET_ADDED, K8S_TARGET_UPDATED, K8S_TARGET_REMOVED };

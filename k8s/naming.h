@@ -24,13 +24,6 @@
 void k8s_workload_name(const struct k8s_pod *pod, const struct k8s_replicaset *rs, char *out,
 		       size_t outlen);
 
-/*
- * Coroot's rules on a bare pod name: "<name>-<hash>-<5>" (Deployment),
- * "<name>-<8+ digits>-<5>" (CronJob), "<name>-<digits>" (StatefulSet), "<name>-<5>"
- * (DaemonSet, Job), else the name itself. <5> is five characters of Kubernetes'
- * generated-name alphabet, <hash> 6 to 10 of it or of hex digits.
- */
-void k8s_workload_by_pod_name(const char *pod, char *out, size_t outlen);
 
 /* The CronJob of a Job named "<cronjob>-<8+ digits>", else the Job's name. */
 void k8s_workload_by_job_name(const char *job, char *out, size_t outlen);

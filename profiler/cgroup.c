@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "k8s.h"
+
 #define MAX_CGROUP_FILE (64u << 10)
 
 static void copy(char *dst, size_t cap, const char *src, size_t n)
@@ -158,58 +160,6 @@ static int lookup_log_dir(const char *log_dir, struct container_info *ci)
 	return found;
 }
 
-static int in_alphabet(char c)
-{
-	/* the alphabet of Kubernetes' generated name suffixes (no vowels, no 0,1,3) */
-	return strchr("bcdfghjklmnpqrstvwxz2456789", c) != NULL && c != '\0';
-}
-
-static int suffix_ok(const char *s, size_t n, size_t min, size_t max)
-{
-	if (n < min || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!in_alphabet(s[i]))
-			return 0;
-	return 1;
-}
-
-void k8s_workload_from_pod(const char *pod, char *out, size_t outlen)
-{
-	const char *d1 = strrchr(pod, '-');
-	size_t n = strlen(pod);
-
-	if (d1 && d1 > pod) {
-		const char *d2 = d1 - 1;
-		while (d2 > pod && *d2 != '-')
-			d2--;
-		/* Deployment: <name>-<replicaset hash 6..10>-<5> */
-		if (*d2 == '-' && suffix_ok(d1 + 1, strlen(d1 + 1), 5, 5) &&
-		    suffix_ok(d2 + 1, (size_t)(d1 - d2 - 1), 6, 10)) {
-			copy(out, outlen, pod, (size_t)(d2 - pod));
-			return;
-		}
-		/* StatefulSet: <name>-<ordinal> */
-		{
-			const char *c = d1 + 1;
-			int digits = *c != '\0';
-			for (; *c; c++)
-				if (!isdigit((unsigned char)*c))
-					digits = 0;
-			if (digits) {
-				copy(out, outlen, pod, (size_t)(d1 - pod));
-				return;
-			}
-		}
-		/* DaemonSet, Job: <name>-<5> */
-		if (suffix_ok(d1 + 1, strlen(d1 + 1), 5, 5)) {
-			copy(out, outlen, pod, (size_t)(d1 - pod));
-			return;
-		}
-	}
-	copy(out, outlen, pod, n);
-}
-
 int container_info_parse(const char *content, size_t len, const char *log_dir,
 			 const char *exe_name, struct container_info *ci)
 {
@@ -224,7 +174,7 @@ int container_info_parse(const char *content, size_t len, const char *log_dir,
 		char workload[254];
 		snprintf(ci->container_id, sizeof(ci->container_id), "/k8s/%s/%s/%s",
 			 ci->k8s_namespace, ci->k8s_pod, ci->k8s_container);
-		k8s_workload_from_pod(ci->k8s_pod, workload, sizeof(workload));
+		k8s_workload_by_pod_name(ci->k8s_pod, workload, sizeof(workload));
 		snprintf(ci->service_name, sizeof(ci->service_name), "/k8s/%s/%s", ci->k8s_namespace,
 			 workload);
 		return 0;

@@ -38,8 +38,4 @@ int container_info_parse(const char *content, size_t len, const char *log_dir,
 int container_info_read(const char *proc_root, int pid, const char *log_dir,
 			const char *exe_name, struct container_info *ci);
 
-/* The workload name of a pod name (Deployment, DaemonSet, StatefulSet, Job
- * conventions), written to out. */
-void k8s_workload_from_pod(const char *pod, char *out, size_t outlen);
-
 #endif

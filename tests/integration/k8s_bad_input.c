@@ -326,7 +326,7 @@ TEST(throttled_forbidden_and_slow)
 	test_read_file(path, &log);
 	/* once a minute, not three times */
 	CHECK_MSG(log.data && strstr(log.data, "HTTP 403 (pods is forbidden: User") &&
-			  strstr(log.data, "podprof's service account needs get, list and watch "
+			  strstr(log.data, "podprof's service account needs list and watch "
 					   "on pods") &&
 			  strstr(strstr(log.data, "HTTP 403") + 1, "HTTP 403") == NULL,
 		  "%s", log.data ? log.data : "");

@@ -159,22 +159,6 @@ TEST(cgroup_names_kubernetes_containers_from_log_links)
 	free(dir);
 }
 
-TEST(workloads_from_pod_names)
-{
-	char w[256];
-	k8s_workload_from_pod("catalog-7d9c8b6f5d-x2w4k", w, sizeof(w));
-	CHECK_STR(w, "catalog");
-	k8s_workload_from_pod("node-agent-q8z5v", w, sizeof(w));
-	CHECK_STR(w, "node-agent");
-	k8s_workload_from_pod("postgres-0", w, sizeof(w));
-	CHECK_STR(w, "postgres");
-	k8s_workload_from_pod("standalone", w, sizeof(w));
-	CHECK_STR(w, "standalone");
-	/* "e" and "a" are never in generated suffixes: not a Deployment pod */
-	k8s_workload_from_pod("my-app-eeeee", w, sizeof(w));
-	CHECK_STR(w, "my-app-eeeee");
-}
-
 TEST(x86_rip_relative_loads)
 {
 	/* MOVQ 0x100(IP), CX; MOVL 0x20(IP), AX; REX MOVL 0x10(IP), R8; RET */
