@@ -4,12 +4,16 @@
  *
  * A sample's key is its full symbolized stack (function name, file and line of every
  * Line of every Location, leaf first; the address for a Location without lines) and its
- * labels in any order, hashed to 128 bits. Samples with equal keys are first merged by
- * adding every value (Coroot's Go agent added only the first value of multi-value
- * samples). The state keeps, per key, nothing but the 128-bit hash and the cumulative
- * values: keys in one dense array, values in another, plus a 32-bit open-addressing
- * index, about 16 + 8 * (cumulative values) + 11 bytes per key for a heap profile.
- * A 128-bit hash collision between two real stacks of one source is not a concern.
+ * labels in any order, hashed to 64 bits (a collision among the few thousand stacks of
+ * one source is vanishingly unlikely: about n^2 / 2^65). Samples with equal keys are
+ * first merged by adding every value (Coroot's Go agent added only the first value of
+ * multi-value samples).
+ *
+ * The state is what one source costs while podprof waits for its next scrape, times
+ * every target and type, so it is kept compact: the keys sorted, written as varint
+ * gaps, each followed by its cumulative values as varints, in one allocation; about
+ * 8 + 3 to 5 bytes per value per key instead of a hash table. A new profile's keys are
+ * sorted too, and both are walked side by side (a merge join), so nothing is looked up.
  *
  * A counter that goes down means the source restarted (or was replaced behind the same
  * address): the whole profile then counts as new, its current values are the delta, and
@@ -24,71 +28,22 @@
 
 #define SEED0 UINT64_C(0x243f6a8885a308d3)
 #define SEED1 UINT64_C(0x13198a2e03707344)
-
-struct key {
-	uint64_t h0, h1;
-};
-
-/* Keys and cumulative values of one profile, with an index over the keys. */
-struct keyset {
-	struct key *keys;
-	int64_t *vals; /* ncum per key */
-	uint32_t *index; /* slot -> key index + 1; 0 = empty */
-	size_t n, cap;  /* cap: slots, a power of two */
-};
+#define MUL UINT64_C(0x9e3779b97f4a7c15)
 
 struct pprof_delta {
 	int have;            /* a baseline exists */
 	uint64_t types_hash; /* sample types and cumulative flags of the baseline */
 	size_t ncum;
-	struct keyset set;
+	size_t nkeys;
+	unsigned char *state; /* nkeys x (varint key gap, ncum varint values) */
+	size_t state_len;
 };
 
-static void keyset_free(struct keyset *s)
-{
-	free(s->keys);
-	free(s->vals);
-	free(s->index);
-	memset(s, 0, sizeof(*s));
-}
-
-/* Index + 1 of key k in s, or 0. */
-static size_t keyset_find(const struct keyset *s, struct key k)
-{
-	uint32_t r = 0;
-
-	for (size_t i = k.h0 & (s->cap - 1); s->cap; i = (i + 1) & (s->cap - 1)) {
-		r = s->index[i];
-		if (!r || (s->keys[r - 1].h0 == k.h0 && s->keys[r - 1].h1 == k.h1))
-			break;
-	}
-	return r;
-}
-
-/* (Re)builds the index over keys[0..n); at most 3/4 full. */
-static int keyset_index(struct keyset *s)
-{
-	size_t cap = 16;
-	int ret = -ENOMEM;
-
-	while (cap - cap / 4 <= s->n)
-		cap *= 2;
-	free(s->index);
-	s->index = calloc(cap, sizeof(*s->index));
-	s->cap = s->index ? cap : 0;
-	if (!s->index)
-		goto out;
-	for (size_t k = 0; k < s->n; k++) {
-		size_t i = s->keys[k].h0 & (cap - 1);
-
-		while (s->index[i])
-			i = (i + 1) & (cap - 1);
-		s->index[i] = (uint32_t)(k + 1);
-	}
-	ret = 0;
-out:
-	return ret;
-}
+/* A kept sample: its key and its index in the profile. */
+struct keyed {
+	uint64_t key;
+	uint32_t idx;
+};
 
 struct pprof_delta *pprof_delta_new(void)
 {
@@ -99,40 +54,35 @@ void pprof_delta_free(struct pprof_delta *d)
 {
 	if (!d)
 		return;
-	keyset_free(&d->set);
+	free(d->state);
 	free(d);
 }
 
 size_t pprof_delta_memory(const struct pprof_delta *d)
 {
-	return sizeof(*d) + d->set.n * (sizeof(struct key) + d->ncum * sizeof(int64_t)) +
-	       d->set.cap * sizeof(uint32_t);
+	return sizeof(*d) + d->state_len;
 }
 
 /* ---- keys ----------------------------------------------------------------------------- */
 
-static struct key mix2(struct key k, uint64_t v)
+/* One cheap step of a running hash: a multiply and a shift per element. */
+static inline uint64_t step(uint64_t h, uint64_t v)
 {
-	k.h0 = hash64_u64(v, k.h0);
-	k.h1 = hash64_u64(v ^ SEED1, k.h1 + SEED0);
-	return k;
+	h = (h ^ v) * MUL;
+	return h ^ (h >> 29);
 }
 
-static struct key str_key(const char *s, struct key k)
+static uint64_t str_hash(const char *s, uint64_t seed)
 {
-	size_t len = strlen(s);
-
-	k.h0 = hash64(s, len, k.h0);
-	k.h1 = hash64(s, len, k.h1 ^ SEED1);
-	return k;
+	return hash64(s, strlen(s), seed);
 }
 
 /* Per location: the hash of its frames (name, file, line of each line), computed once. */
-static int location_keys(const struct pprof_profile *p, struct key **out)
+static int location_keys(const struct pprof_profile *p, uint64_t **out)
 {
 	size_t nf = PP_COUNT(&p->functions, struct pp_function);
 	size_t nl = PP_COUNT(&p->locations, struct pp_location);
-	struct key *fk = calloc(nf + 1, sizeof(*fk)), *lk = calloc(nl + 1, sizeof(*lk));
+	uint64_t *fk = calloc(nf + 1, sizeof(*fk)), *lk = calloc(nl + 1, sizeof(*lk));
 	int ret = -ENOMEM;
 
 	if (!fk || !lk)
@@ -140,22 +90,18 @@ static int location_keys(const struct pprof_profile *p, struct key **out)
 	for (size_t i = 0; i < nf; i++) {
 		const struct pp_function *f = PP_ROW(&p->functions, struct pp_function, i);
 
-		fk[i] = str_key(pp_str(p, f->filename),
-				str_key(pp_str(p, f->name), (struct key){SEED0, SEED1}));
+		fk[i] = str_hash(pp_str(p, f->filename), str_hash(pp_str(p, f->name), SEED0));
 	}
 	for (size_t i = 0; i < nl; i++) {
 		const struct pp_location *l = PP_ROW(&p->locations, struct pp_location, i);
 		const struct pp_line *ln = PP_ROW(&p->lines, struct pp_line, l->line_off);
-		struct key k = {l->nlines, SEED1};
+		uint64_t k = step(SEED1, l->nlines);
 
 		if (l->nlines == 0)
-			k = mix2(k, l->address);
-		for (uint32_t j = 0; j < l->nlines; j++) {
-			const struct key *f = &fk[ln[j].function_id - 1];
-
-			k = mix2(mix2(mix2(k, f->h0), f->h1), (uint64_t)ln[j].line);
-		}
-		lk[i] = k;
+			k = step(k, l->address);
+		for (uint32_t j = 0; j < l->nlines; j++)
+			k = step(step(k, fk[ln[j].function_id - 1]), (uint64_t)ln[j].line);
+		lk[i] = hash64_u64(k, 0);
 	}
 	*out = lk;
 	lk = NULL;
@@ -166,44 +112,39 @@ out:
 	return ret;
 }
 
-static struct key sample_key(const struct pprof_profile *p, size_t i, const struct key *lk)
+static uint64_t sample_key(const struct pprof_profile *p, size_t i, const uint64_t *lk)
 {
 	const struct pp_sample *s = PP_ROW(&p->samples, struct pp_sample, i);
 	const uint64_t *ids = PP_ROW(&p->locids, uint64_t, s->loc_off);
 	const struct pp_label *l = PP_ROW(&p->labels, struct pp_label, s->label_off);
-	struct key k = {s->nlocs, s->nlabels}, labels = {0, 0};
+	uint64_t k = step(SEED0, s->nlocs), labels = 0;
 
 	for (uint32_t j = 0; j < s->nlocs; j++)
-		k = mix2(mix2(k, lk[ids[j] - 1].h0), lk[ids[j] - 1].h1);
+		k = step(k, lk[ids[j] - 1]);
 	/* Labels in any order: add up their independent hashes. */
 	for (uint32_t j = 0; j < s->nlabels; j++) {
-		struct key lh = str_key(pp_str(p, l[j].key), (struct key){SEED1, SEED0});
+		uint64_t lh = str_hash(pp_str(p, l[j].key), SEED1);
 
 		if (l[j].str)
-			lh = str_key(pp_str(p, l[j].str), mix2(lh, 1));
+			lh = str_hash(pp_str(p, l[j].str), step(lh, 1));
 		else
-			lh = str_key(pp_str(p, l[j].num_unit),
-				     mix2(mix2(lh, 2), (uint64_t)l[j].num));
-		labels.h0 += lh.h0;
-		labels.h1 += lh.h1;
+			lh = str_hash(pp_str(p, l[j].num_unit), step(step(lh, 2), (uint64_t)l[j].num));
+		labels += lh;
 	}
-	k = mix2(mix2(k, labels.h0), labels.h1);
-	if (!k.h0 && !k.h1)
-		k.h1 = 1;
-	return k;
+	return hash64_u64(step(k, labels), s->nlabels);
 }
 
 static uint64_t types_hash(const struct pprof_profile *p, const int *cum, size_t ncum_in)
 {
-	struct key k = {pp_ntypes(p), 0};
+	uint64_t k = pp_ntypes(p);
 
 	for (size_t i = 0; i < pp_ntypes(p); i++) {
 		const struct pp_vtype *t = PP_ROW(&p->types, struct pp_vtype, i);
 
-		k = str_key(pp_str(p, t->unit), str_key(pp_str(p, t->type), k));
-		k = mix2(k, i < ncum_in && cum[i]);
+		k = str_hash(pp_str(p, t->unit), str_hash(pp_str(p, t->type), k));
+		k = step(k, i < ncum_in && cum[i]);
 	}
-	return k.h0;
+	return k;
 }
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -224,139 +165,261 @@ static int64_t sat_sub(int64_t a, int64_t b)
 	return r;
 }
 
-/*
- * Keys p's samples, merging samples with equal keys into the first of them (every
- * value added). Fills s with one key per remaining sample, in sample order.
- */
-static int merge(struct pprof_profile *p, struct keyset *s)
+/* Sorts by key (then index) with an LSD radix sort: linear, and stable. */
+static int sort_keyed(struct keyed *a, size_t n)
 {
-	size_t ns = pp_nsamples(p), nt = pp_ntypes(p);
-	unsigned char *keep = malloc(ns + 1);
-	struct key *lk = NULL;
+	struct keyed *tmp = malloc((n + 1) * sizeof(*tmp));
+	size_t count[256];
+
+	if (!tmp)
+		return -ENOMEM;
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t sum = 0;
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(a[i].key >> shift) & 0xff]++;
+		for (int b = 0; b < 256; b++) {
+			size_t c = count[b];
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(a[i].key >> shift) & 0xff]++] = a[i];
+		memcpy(a, tmp, n * sizeof(*a));
+	}
+	free(tmp);
+	return 0;
+}
+
+/*
+ * Keys p's samples and merges samples with equal keys into the first of them (every
+ * value added). Returns the kept samples sorted by key, with their indexes after the
+ * merge, in *out (n of them).
+ */
+static int merge(struct pprof_profile *p, struct keyed **out, size_t *n)
+{
+	size_t ns = pp_nsamples(p), nt = pp_ntypes(p), kept = 0;
+	unsigned char *keep = calloc(ns + 1, 1);
+	uint32_t *newidx = malloc((ns + 1) * sizeof(*newidx));
+	struct keyed *k = malloc((ns + 1) * sizeof(*k));
+	uint64_t *lk = NULL;
 	int ret = -ENOMEM;
 
+	*out = NULL;
 	if (ns >= UINT32_MAX) {
 		ret = -E2BIG;
 		goto out;
 	}
-	s->keys = calloc(ns + 1, sizeof(*s->keys));
-	if (!keep || !s->keys)
+	if (!keep || !newidx || !k)
 		goto out;
 	ret = location_keys(p, &lk);
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < ns; i++)
-		s->keys[i] = sample_key(p, i, lk);
-	/* Index all keys, then drop the later duplicates: with linear probing a lookup
-	 * meets the earliest inserted of equal keys first. */
-	s->n = ns;
-	ret = keyset_index(s);
+	for (size_t i = 0; i < ns; i++) {
+		k[i].key = sample_key(p, i, lk);
+		k[i].idx = (uint32_t)i;
+	}
+	ret = sort_keyed(k, ns);
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < ns; i++) {
-		size_t first = keyset_find(s, s->keys[i]) - 1;
-		int64_t *to = pp_values(p, first), *from = pp_values(p, i);
-
-		keep[i] = first == i;
-		for (size_t t = 0; t < nt && !keep[i]; t++)
-			to[t] = sat_add(to[t], from[t]);
+	/* equal keys are now adjacent, the earliest sample first (the sort is stable) */
+	for (size_t i = 0, w = 0; i < ns; i++) {
+		if (w > 0 && k[w - 1].key == k[i].key) {
+			int64_t *to = pp_values(p, k[w - 1].idx), *from = pp_values(p, k[i].idx);
+			for (size_t t = 0; t < nt; t++)
+				to[t] = sat_add(to[t], from[t]);
+			continue;
+		}
+		keep[k[i].idx] = 1;
+		k[w++] = k[i];
+		kept = w;
 	}
+	/* indexes after dropping the merged duplicates */
+	for (size_t i = 0, r = 0; i < ns; i++)
+		newidx[i] = keep[i] ? (uint32_t)r++ : UINT32_MAX;
+	for (size_t i = 0; i < kept; i++)
+		k[i].idx = newidx[k[i].idx];
 	pprof_profile_keep_samples(p, keep);
-	s->n = 0;
-	for (size_t i = 0; i < ns; i++)
-		if (keep[i])
-			s->keys[s->n++] = s->keys[i];
-	/* The state lives until the next profile: give back the duplicates' room. */
-	if (s->n < ns) {
-		struct key *k = realloc(s->keys, (s->n + 1) * sizeof(*k));
-
-		if (k)
-			s->keys = k;
-	}
-	ret = keyset_index(s);
+	*out = k;
+	*n = kept;
+	k = NULL;
+	ret = 0;
 out:
 	free(lk);
 	free(keep);
+	free(newidx);
+	free(k);
 	return ret;
 }
 
-/* Decides how cur (this profile's keys and cumulative values) relates to the state. */
-static int classify(const struct pprof_delta *d, const struct keyset *cur, size_t ncum,
+/* ---- the compact state ----------------------------------------------------------------- */
+
+static size_t put_varint(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static uint64_t get_varint(const unsigned char **p)
+{
+	uint64_t v = 0;
+	int shift = 0;
+	while (**p & 0x80) {
+		v |= (uint64_t)(**p & 0x7f) << shift;
+		(*p)++;
+		shift += 7;
+	}
+	v |= (uint64_t)**p << shift;
+	(*p)++;
+	return v;
+}
+
+/* A reader over the state, one key (and its values) at a time. */
+struct cursor {
+	const unsigned char *p;
+	size_t left;       /* keys not yet read */
+	uint64_t key;
+	int64_t vals[PPROF_MAX_CUMULATIVE];
+	int valid;
+};
+
+static void cursor_next(struct cursor *c, size_t ncum)
+{
+	c->valid = c->left > 0;
+	if (!c->valid)
+		return;
+	c->left--;
+	c->key += get_varint(&c->p);
+	for (size_t i = 0; i < ncum; i++)
+		c->vals[i] = (int64_t)get_varint(&c->p);
+}
+
+static void cursor_start(struct cursor *c, const struct pprof_delta *d)
+{
+	memset(c, 0, sizeof(*c));
+	c->p = d->state;
+	c->left = d->nkeys;
+	cursor_next(c, d->ncum);
+}
+
+/* Advances c to the first key >= key; non-zero when it is equal. */
+static int cursor_seek(struct cursor *c, uint64_t key, size_t ncum)
+{
+	while (c->valid && c->key < key)
+		cursor_next(c, ncum);
+	return c->valid && c->key == key;
+}
+
+/* Encodes the sorted keys and their cumulative values: the next state. */
+static int encode_state(const struct pprof_profile *p, const struct keyed *k, size_t n,
+			const size_t *cols, size_t ncum, unsigned char **out, size_t *len)
+{
+	unsigned char *s = malloc(n * (10 + 10 * ncum) + 1), *w = s, *shrunk;
+	uint64_t prev = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const int64_t *v = pp_values(p, k[i].idx);
+		w += put_varint(w, k[i].key - prev);
+		prev = k[i].key;
+		for (size_t c = 0; c < ncum; c++)
+			w += put_varint(w, (uint64_t)(v[cols[c]] < 0 ? 0 : v[cols[c]]));
+	}
+	/* the state lives until the next profile: give back what the bound over-reserved */
+	shrunk = realloc(s, (size_t)(w - s) + 1);
+	*out = shrunk ? shrunk : s;
+	*len = (size_t)(w - s);
+	return 0;
+}
+
+/* Decides how this profile relates to the state (before any value is changed). */
+static int classify(const struct pprof_delta *d, const struct pprof_profile *p,
+		    const struct keyed *k, size_t n, const size_t *cols, size_t ncum,
 		    uint64_t types)
 {
-	int ret = PPROF_DELTA_BASELINE;
+	struct cursor c;
 
 	if (!d->have)
-		goto out;
-	ret = PPROF_DELTA_RESET;
-	if (d->types_hash != types) {
+		return PPROF_DELTA_BASELINE;
+	if (d->types_hash != types || d->ncum != ncum) {
 		log_debug("delta: the sample types changed: new baseline");
-		goto out;
+		return PPROF_DELTA_RESET;
 	}
-	for (size_t i = 0; i < cur->n; i++) {
-		size_t r = keyset_find(&d->set, cur->keys[i]);
-
-		for (size_t c = 0; r && c < ncum; c++) {
-			if (cur->vals[i * ncum + c] < d->set.vals[(r - 1) * ncum + c]) {
+	cursor_start(&c, d);
+	for (size_t i = 0; i < n; i++) {
+		const int64_t *v = pp_values(p, k[i].idx);
+		if (!cursor_seek(&c, k[i].key, ncum))
+			continue;
+		for (size_t col = 0; col < ncum; col++) {
+			if (v[cols[col]] < c.vals[col]) {
 				log_debug("delta: a cumulative value went down: restarted");
-				goto out;
+				return PPROF_DELTA_RESET;
 			}
 		}
 	}
-	ret = PPROF_DELTA_OK;
-out:
-	return ret;
+	return PPROF_DELTA_OK;
 }
 
 int pprof_delta_apply(struct pprof_delta *d, struct pprof_profile *p, const int *cumulative,
 		      size_t ncumulative)
 {
-	size_t nt = pp_ntypes(p), ncum = 0, *cols = calloc(nt + 1, sizeof(*cols));
+	size_t nt = pp_ntypes(p), ncum = 0, n = 0, cols[PPROF_MAX_CUMULATIVE];
 	uint64_t types = types_hash(p, cumulative, ncumulative);
-	struct keyset cur = {0};
-	int ret = -ENOMEM;
+	struct keyed *k = NULL;
+	unsigned char *state = NULL;
+	size_t state_len = 0;
+	struct cursor c;
+	int ret;
 
-	if (!cols)
-		goto out;
-	for (size_t i = 0; i < nt && i < ncumulative; i++)
-		if (cumulative[i])
-			cols[ncum++] = i;
-	ret = merge(p, &cur);
+	for (size_t i = 0; i < nt && i < ncumulative; i++) {
+		if (!cumulative[i])
+			continue;
+		if (ncum == PPROF_MAX_CUMULATIVE)
+			return -E2BIG;
+		cols[ncum++] = i;
+	}
+	ret = merge(p, &k, &n);
 	if (ret)
 		goto out;
-	ret = -ENOMEM;
-	cur.vals = calloc(cur.n * ncum + 1, sizeof(*cur.vals));
-	if (!cur.vals)
+	ret = encode_state(p, k, n, cols, ncum, &state, &state_len);
+	if (ret)
 		goto out;
-	for (size_t i = 0; i < cur.n; i++)
-		for (size_t c = 0; c < ncum; c++)
-			cur.vals[i * ncum + c] = pp_values(p, i)[cols[c]];
-	ret = classify(d, &cur, ncum, types);
-	/* RESET leaves p as it is: everything in it was counted since the restart. */
-	for (size_t i = 0; i < cur.n && ret != PPROF_DELTA_RESET; i++) {
-		size_t r = ret == PPROF_DELTA_OK ? keyset_find(&d->set, cur.keys[i]) : 0;
-		int64_t *v = pp_values(p, i);
-
-		for (size_t c = 0; c < ncum; c++) {
-			if (ret == PPROF_DELTA_BASELINE)
-				v[cols[c]] = 0;
-			else if (r)
-				v[cols[c]] = sat_sub(v[cols[c]], d->set.vals[(r - 1) * ncum + c]);
+	ret = classify(d, p, k, n, cols, ncum, types);
+	/* RESET leaves p as it is: everything in it was counted since the restart */
+	if (ret != PPROF_DELTA_RESET) {
+		if (ret == PPROF_DELTA_OK)
+			cursor_start(&c, d);
+		for (size_t i = 0; i < n; i++) {
+			int64_t *v = pp_values(p, k[i].idx);
+			int found = ret == PPROF_DELTA_OK && cursor_seek(&c, k[i].key, ncum);
+			for (size_t col = 0; col < ncum; col++) {
+				if (ret == PPROF_DELTA_BASELINE)
+					v[cols[col]] = 0;
+				else if (found)
+					v[cols[col]] = sat_sub(v[cols[col]], c.vals[col]);
+			}
 		}
 	}
-	/* Keys that vanished are forgotten: the state is exactly this profile's keys. */
-	keyset_free(&d->set);
-	d->set = cur;
-	memset(&cur, 0, sizeof(cur));
+	/* keys that vanished are forgotten: the state is exactly this profile's keys */
+	free(d->state);
+	d->state = state;
+	d->state_len = state_len;
+	d->nkeys = n;
+	state = NULL;
 	d->ncum = ncum;
 	d->types_hash = types;
 	d->have = 1;
 out:
-	keyset_free(&cur);
-	free(cols);
+	free(state);
+	free(k);
 	return ret;
 }
-
 void pprof_go_cumulative(const struct pprof_profile *p, int *cumulative)
 {
 	static const char *const names[] = {"alloc_objects", "alloc_space", "contentions", "delay"};

@@ -183,6 +183,9 @@ enum pprof_delta_result {
 				     current values (all counted since the restart) */
 };
 
+/* Cumulative values per sample the delta state keeps at most. */
+#define PPROF_MAX_CUMULATIVE 16
+
 /* Creates empty delta state for one source (one target and profile type). */
 struct pprof_delta *pprof_delta_new(void);
 void pprof_delta_free(struct pprof_delta *d);
