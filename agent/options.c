@@ -139,7 +139,9 @@ static const struct opt_def options[] = {
 	 0, CMD_CLUSTER, OFF(scrape_types), "LIST",
 	 "profile types scraped by default (a pod's coroot.com/profile-types overrides)", NULL},
 	{"scrape-concurrency", 0, "PODPROF_SCRAPE_CONCURRENCY", OT_SIZE, "64", 1, 10000,
-	 CMD_CLUSTER, OFF(scrape_concurrency), "N", "scrape requests in flight at most", NULL},
+	 CMD_CLUSTER, OFF(scrape_concurrency), "N",
+	 "scrape requests in flight at most (CPU profiles, one per target at most, are not "
+	 "counted: they wait on the target)", NULL},
 	{"scrape-max-bytes", 0, "PODPROF_SCRAPE_MAX_BYTES", OT_SIZE, "32MiB", 4096, 1024 * MIB,
 	 CMD_CLUSTER, OFF(scrape_max_bytes), "SIZE",
 	 "largest response accepted from a target (as sent)", NULL},
