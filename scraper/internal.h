@@ -82,6 +82,7 @@ struct scraper {
 	size_t in_flight;       /* transfers under the bound (all but CPU profiles) */
 	struct list_node flight; /* their jobs */
 	size_t pending_jobs;    /* transfers + processing not finished */
+	size_t queued_bytes;    /* response bodies waiting for a worker */
 	int scrape_now;         /* scrape_all asked for an immediate round */
 	/* work queue for the processing threads */
 	struct list_node work;

@@ -16,6 +16,9 @@
 
 #include "internal.h"
 
+/* Response bodies waiting for a worker, at most (a few seconds of work). */
+#define MAX_QUEUED_BYTES ((size_t)32 << 20)
+
 int64_t scrape_offset(const char *id, int64_t interval)
 {
 	if (interval <= 0)
@@ -71,6 +74,12 @@ static int64_t start_due(struct scraper *s, int64_t now)
 			 * and starve the other types (500 targets with 10 s profiles every
 			 * 15 s keep about 330 running) */
 			if (st->type != SCRAPE_CPU && s->in_flight >= s->cfg.max_concurrency) {
+				unstarted = 1;
+				continue;
+			}
+			/* the workers are behind: the bodies waiting for them are memory, so
+			 * new scrapes wait (late, not lost, unless their slot passes) */
+			if (s->queued_bytes > MAX_QUEUED_BYTES) {
 				unstarted = 1;
 				continue;
 			}

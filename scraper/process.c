@@ -146,6 +146,7 @@ static void *worker_main(void *arg)
 			break;
 		n = list_pop_front(&s->work);
 		j = list_entry(n, struct job, node);
+		s->queued_bytes -= j->body.len;
 		pthread_mutex_unlock(&s->lock);
 		/* a target removed meanwhile is not uploaded for any more */
 		if (!j->t->removed)
@@ -156,6 +157,8 @@ static void *worker_main(void *arg)
 		pthread_cond_broadcast(&s->idle);
 		pthread_mutex_unlock(&s->lock);
 		job_free(j);
+		/* scrapes held back while the workers were behind may start now */
+		curl_multi_wakeup(s->multi);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -166,6 +169,7 @@ void process_queue(struct scraper *s, struct job *j)
 {
 	pthread_mutex_lock(&s->lock);
 	list_push_back(&s->work, &j->node);
+	s->queued_bytes += j->body.len;
 	pthread_cond_signal(&s->work_cond);
 	pthread_mutex_unlock(&s->lock);
 }
