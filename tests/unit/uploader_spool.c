@@ -491,6 +491,23 @@ TEST(spool_directory_is_locked)
 	fake_cleanup(&f);
 }
 
+/*
+ * The drops counted while the oldest profile is still in flight: want exactly, when no
+ * attempt has failed yet around the reading. On a loaded machine the attempt may time
+ * out before the newer profiles are all submitted; the oldest then leaves first and
+ * one more drop is the right count (the final deliveries are checked either way).
+ */
+static int drops_in_flight(struct metrics_registry *m, const char *series, double want)
+{
+	double r0 = registry_value(m, "podprof_upload_retries_total");
+	double v = registry_value(m, series);
+	double r1 = registry_value(m, "podprof_upload_retries_total");
+
+	if (r0 == 0 && r1 == 0)
+		return v == want;
+	return v == want || v == want + 1;
+}
+
 /* Waits until the receiver has seen n requests (a profile is then in flight). */
 static int wait_seen(struct fake_coroot *f, int n)
 {
@@ -544,7 +561,7 @@ TEST(bounds_reach_the_profile_in_flight)
 	CHECK(submit_labelled(u, "flight", &body, 0, 0) == 0);
 	CHECK(wait_seen(&f, 1) == 0);
 	CHECK(submit_labelled(u, "flight", &body, 1, 9) == 0);
-	CHECK_EQ(registry_value(m, "podprof_upload_dropped_total{reason=\"queue_full\"}"), 6);
+	CHECK(drops_in_flight(m, "podprof_upload_dropped_total{reason=\"queue_full\"}", 6));
 	CHECK(wait_value(m, "podprof_upload_retries_total", 1) == 0);
 	CHECK_EQ(registry_value(m, "podprof_upload_dropped_total{reason=\"queue_full\"}"), 7);
 	CHECK_EQ(uploader_pending(u), 3);
@@ -566,7 +583,7 @@ TEST(bounds_reach_the_profile_in_flight)
 	CHECK(submit_labelled(u, "flight", &body, 10, 10) == 0);
 	CHECK(wait_seen(&f, 5) == 0); /* 4 requests so far, then this one */
 	CHECK(submit_labelled(u, "flight", &body, 11, 21) == 0);
-	CHECK_EQ(registry_value(m, "podprof_upload_dropped_total{reason=\"spool_full\"}"), 6);
+	CHECK(drops_in_flight(m, "podprof_upload_dropped_total{reason=\"spool_full\"}", 6));
 	CHECK(wait_value(m, "podprof_upload_retries_total", 1) == 0);
 	CHECK_EQ(registry_value(m, "podprof_upload_dropped_total{reason=\"spool_full\"}"), 7);
 	CHECK_EQ(uploader_pending(u), 5);
