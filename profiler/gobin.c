@@ -19,6 +19,8 @@
 #include "common.h"
 
 #define MAX_FUNC_CODE (64u << 10)
+/* runtime.MemProfileRate's initial value, the same in every supported release */
+#define GO_DEFAULT_MEM_PROFILE_RATE (512 * 1024)
 
 enum { SYM_MBUCKETS, SYM_RATE, SYM_CYCLE, SYM_MODULEDATA, NSYMS };
 
@@ -76,6 +78,23 @@ static int scan_function(const struct elf_file *ef, const struct pclntab *t, con
 	}
 	free(code);
 	return r;
+}
+
+/*
+ * Is the address found for runtime.MemProfileRate really that variable? Force mode
+ * writes there, so a wrong address (a tampered or corrupt .symtab, a code scan gone
+ * astray) must never pass for it. Since go1.21 the variable is statically initialised
+ * (`var MemProfileRate int = 512 * 1024`) and lives in .noptrdata, so the binary
+ * itself holds 524288 at its address; go1.19 and go1.20 initialise it at start from a
+ * function call, so it sits in .noptrbss, with no bytes in the file to compare.
+ */
+static int rate_address_ok(const struct elf_file *ef, const struct gobin *b)
+{
+	int64_t initial;
+
+	if (elf_file_read_va(ef, b->mem_profile_rate, &initial, sizeof(initial)) == 0)
+		return initial == GO_DEFAULT_MEM_PROFILE_RATE;
+	return b->info.minor <= 20;
 }
 
 static int find_by_code(struct gobin *b, const struct elf_file *ef)
@@ -173,6 +192,13 @@ int gobin_load(const char *path, struct gobin **out)
 		}
 	} else {
 		find_by_code(b, &ef);
+	}
+	if (b->symbols != GOBIN_SYM_NONE && !rate_address_ok(&ef, b)) {
+		snprintf(b->unsupported, sizeof(b->unsupported),
+			 "runtime.MemProfileRate (%s) does not point at the variable: the binary "
+			 "holds no 524288 there",
+			 gobin_symbol_source_name(b->symbols));
+		b->symbols = GOBIN_SYM_NONE;
 	}
 out:
 	elf_file_close(&ef);

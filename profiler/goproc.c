@@ -213,6 +213,7 @@ int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
 struct env_scan {
 	char buf[8192];
 	size_t keep;
+	int skip; /* inside an entry too long to match: its tail is no entry of its own */
 	int found;
 };
 
@@ -223,15 +224,19 @@ static void env_feed(struct env_scan *e, size_t n)
 	for (size_t i = 0; i < avail; i++) {
 		if (e->buf[i] != '\0')
 			continue;
-		if (i - start == want && memcmp(e->buf + start, ENV_OPT_OUT, want) == 0)
+		if (!e->skip && i - start == want && memcmp(e->buf + start, ENV_OPT_OUT, want) == 0)
 			e->found = 1;
+		e->skip = 0;
 		start = i + 1;
 	}
 	e->keep = avail - start;
-	if (e->keep > want)
-		e->keep = 0; /* a longer entry cannot match; drop its head */
-	else
+	if (e->skip || e->keep > want) {
+		/* a longer entry cannot match: drop its head, and its tail when it comes */
+		e->keep = 0;
+		e->skip = 1;
+	} else {
 		memmove(e->buf, e->buf + start, e->keep);
+	}
 }
 
 /* The environment from the process's memory (env_start..env_end in its stat line): for

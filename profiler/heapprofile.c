@@ -18,12 +18,23 @@ const char *const heap_type_names_coroot[4] = {
 	"go_runtime:heap_inuse_objects:count", "go_runtime:heap_inuse_space:bytes"};
 static const char *const units[4] = {"count", "bytes", "count", "bytes"};
 
+/* A count read from another process as a profile value: never negative, at most
+ * INT64_MAX (the memory may be corrupt, or read in the middle of an update). */
+static int64_t count_value(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
 void heap_values_cumulative(const struct heap_bucket *b, struct heap_values *v)
 {
-	v->alloc_objects = (int64_t)b->counts.allocs;
-	v->alloc_bytes = (int64_t)b->counts.alloc_bytes;
-	v->inuse_objects = (int64_t)(b->counts.allocs - b->counts.frees);
-	v->inuse_bytes = (int64_t)(b->counts.alloc_bytes - b->counts.free_bytes);
+	const struct heap_counts *c = &b->counts;
+
+	v->alloc_objects = count_value(c->allocs);
+	v->alloc_bytes = count_value(c->alloc_bytes);
+	/* more frees than allocations is not a state the runtime publishes: nothing in use */
+	v->inuse_objects = c->allocs > c->frees ? count_value(c->allocs - c->frees) : 0;
+	v->inuse_bytes = c->alloc_bytes > c->free_bytes ? count_value(c->alloc_bytes - c->free_bytes)
+							: 0;
 }
 
 int heap_profile_build(const struct heap_snapshot *s, const struct heap_values *values,

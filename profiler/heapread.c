@@ -54,11 +54,18 @@ static int addrset_add(struct addrset *s, uint64_t a)
 	return 0;
 }
 
+/* A scaled value as an int64: values beyond its range (from corrupt counts) saturate. */
+static int64_t scaled(double v)
+{
+	return v >= 0x1p63 ? INT64_MAX : (int64_t)v;
+}
+
 void heap_scale(int64_t count, int64_t size, int64_t rate, int64_t *out_count, int64_t *out_size)
 {
 	double avg, scale;
 
-	if (count == 0 || size == 0) {
+	/* negative values never come from a real bucket; they scale to nothing */
+	if (count <= 0 || size <= 0) {
 		*out_count = 0;
 		*out_size = 0;
 		return;
@@ -70,8 +77,8 @@ void heap_scale(int64_t count, int64_t size, int64_t rate, int64_t *out_count, i
 	}
 	avg = (double)size / (double)count;
 	scale = 1 / (1 - exp(-avg / (double)rate));
-	*out_count = (int64_t)((double)count * scale);
-	*out_size = (int64_t)((double)size * scale);
+	*out_count = scaled((double)count * scale);
+	*out_size = scaled((double)size * scale);
 }
 
 int heap_read_rate(struct procmem *m, const struct gobin *b, uint64_t bias, int64_t *rate)
@@ -89,12 +96,14 @@ static void add_cycle(struct heap_counts *c, const uint64_t *w, int words)
 	}
 }
 
-/* Buckets grow the arrays by doubling; pcs likewise. */
+/* Buckets grow the arrays by doubling; pcs likewise. The first call allocates even when
+ * nothing is needed yet (a first bucket with no stack): the arrays are never NULL once a
+ * bucket is kept, so that pcs + stk is always a valid pointer. */
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
 	size_t c = *cap ? *cap : 256;
 	void *q;
-	if (need <= *cap)
+	if (need <= *cap && *p)
 		return 0;
 	while (c < need)
 		c *= 2;

@@ -146,7 +146,7 @@ static int pcvalue(const struct pclntab *t, uint32_t off, uint64_t entry, uint64
 		   int32_t *val)
 {
 	uint64_t pos = t->pctab_off + off, pc = entry;
-	int32_t v = -1;
+	uint32_t v = UINT32_MAX; /* -1; the runtime's int32 arithmetic wraps, C's must not */
 	int first = 1;
 
 	if (off == 0)
@@ -158,12 +158,13 @@ static int pcvalue(const struct pclntab *t, uint32_t off, uint64_t entry, uint64
 		if (uvd == 0 && !first)
 			return -ENOENT;
 		first = 0;
-		v += (uvd & 1) ? -(int32_t)(uvd >> 1) - 1 : (int32_t)(uvd >> 1);
+		/* zigzag: -(d >> 1) - 1 for odd d, d >> 1 for even, in 32 bits */
+		v += (uvd & 1) ? ~(uint32_t)(uvd >> 1) : (uint32_t)(uvd >> 1);
 		if (uvarint(t, &pos, &pcd))
 			return -EPROTO;
 		pc += pcd * t->quantum;
 		if (target < pc) {
-			*val = v;
+			*val = (int32_t)v;
 			return 0;
 		}
 	}
