@@ -4,9 +4,10 @@
  * We open the listening socket ourselves and hand it to MHD (MHD_OPTION_LISTEN_SOCKET):
  * that way a bind failure is reported with its real errno and the address, IPv6 and
  * dual-stack choices are explicit, and the bound port (port 0) comes from getsockname.
- * MHD runs one internal polling thread with bounded connections, per-connection memory
- * (which caps the request line and headers: MHD answers 414/431 beyond it) and an idle
- * timeout, so slow or silent clients cannot pin the server forever.
+ * MHD runs one internal polling thread with bounded connections (in all and per client
+ * address), per-connection memory (which caps the request line and headers: MHD
+ * answers 414/431 beyond it) and an idle timeout, so slow or silent clients cannot pin
+ * the server forever, nor keep other clients out meanwhile.
  *
  * Every request is answered from the first access-handler call, before any body is
  * read: methods other than GET/HEAD get 405, a request announcing a body gets 413, and
@@ -417,7 +418,7 @@ int http_server_start_limits(const char *listen, struct metrics_registry *metric
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, limits->connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    limits->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->connection_memory,
-	    MHD_OPTION_END);
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->per_ip, MHD_OPTION_END);
 	if (!s->daemon) {
 		log_error("cannot start the HTTP server on %s", listen);
 		/* MHD closes the socket on some failure paths and not on others */

@@ -228,7 +228,8 @@ int spool_read(const char *path, struct upload_item **out)
 {
 	struct upload_item *it = NULL;
 	struct header h;
-	const char *why = "";
+	const char *why = "", *name;
+	uint64_t seq;
 	char *data;
 	size_t got = 0, have;
 	uint64_t size;
@@ -243,6 +244,13 @@ int spool_read(const char *path, struct upload_item **out)
 		r = fd;
 		goto out;
 	}
+	/* the uploader settles the file by the item's sequence: it must be the name's (a
+	 * file renamed or replaced since the index was built could name another one) */
+	name = strrchr(path, '/');
+	why = "its header says another sequence than its name";
+	r = -EBADMSG;
+	if (parse_name(name ? name + 1 : path, &seq) != 0 || seq != h.seq)
+		goto out;
 	r = -ENOMEM;
 	it = upload_item_new(h.seq, h.time_ns, h.kind, h.query, h.query_len, NULL,
 			     (size_t)h.body_len);

@@ -65,8 +65,9 @@ uint64_t spool_oldest_seq(const struct spool *s);
 
 /*
  * Reads the spool file at path into a new item (the caller owns it). Verifies the
- * header, the length and the CRC. Returns 0, -EBADMSG for a corrupt file (logged), or
- * a negative errno. Touches nothing shared: call it without the uploader's lock.
+ * header (its sequence must be the one of the file's name), the length and the CRC.
+ * Returns 0, -EBADMSG for a corrupt file (logged), or a negative errno. Touches nothing
+ * shared: call it without the uploader's lock.
  */
 int spool_read(const char *path, struct upload_item **out);
 

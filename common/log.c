@@ -1,6 +1,7 @@
 /*
  * Logging implementation. A line is formatted into a stack buffer and written with
- * one write(2) so that lines from different threads never interleave.
+ * one write(2) so that lines from different threads never interleave; control
+ * characters in the message are escaped, so that one call is always one line.
  */
 #include "log.h"
 
@@ -39,9 +40,51 @@ int log_parse_level(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
+/*
+ * Appends msg to line[n..cap) with control characters escaped ("\n", "\x1b"): names
+ * and values logged come from outside (pods, annotations, processes, servers), and a
+ * newline in one must not forge a log line of its own, nor an escape sequence drive
+ * the terminal of whoever reads the log. Returns the new length; past cap - 1 the
+ * text is cut (the caller marks it).
+ */
+static size_t escape(char *line, size_t n, size_t cap, const char *msg, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len && n < cap; i++) {
+		unsigned char c = (unsigned char)msg[i];
+		char esc[4];
+		size_t k = 0;
+
+		if (c >= 0x20 && c != 0x7f) {
+			line[n++] = (char)c;
+			continue;
+		}
+		esc[k++] = '\\';
+		if (c == '\n') {
+			esc[k++] = 'n';
+		} else if (c == '\r') {
+			esc[k++] = 'r';
+		} else if (c == '\t') {
+			esc[k++] = 't';
+		} else {
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 15];
+		}
+		if (n + k + 1 >= cap) {
+			n = cap; /* cut: no half escape */
+			break;
+		}
+		memcpy(line + n, esc, k);
+		n += k;
+	}
+	return n;
+}
+
 void log_write(enum log_level level, const char *module, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
@@ -56,10 +99,11 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		n += (size_t)r;
+		n = escape(line, n, sizeof(line), msg, (size_t)r < sizeof(msg) ? (size_t)r
+									  : sizeof(msg) - 1);
 	if (n > sizeof(line) - 2) {
 		/* truncated: mark it so that nobody mistakes it for the whole message */
 		n = sizeof(line) - 2;

@@ -186,6 +186,9 @@ int k8s_config_load(const struct k8s_config_source *src, struct k8s_config **out
 			 path ? path : "$HOME/.kube/config ($HOME is not set)");
 	if (r)
 		goto out;
+	if (c->insecure)
+		log_warn("TLS certificate verification of the Kubernetes API server %s is off "
+			 "(insecure-skip-tls-verify in %s)", c->server, c->origin);
 	*out = c;
 	c = NULL;
 out:

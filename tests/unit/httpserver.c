@@ -575,7 +575,7 @@ TEST(idle_clients_do_not_wedge_the_server)
 
 TEST(idle_clients_time_out)
 {
-	static const struct http_limits limits = {8, 1, 32 * 1024};
+	static const struct http_limits limits = {8, 1, 32 * 1024, 0};
 	struct http_server *s = NULL;
 	int fds[20], port;
 	int64_t t0;
