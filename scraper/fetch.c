@@ -190,6 +190,10 @@ int fetch_start(struct scraper *s, struct target *t, struct tstate *st)
 			 (long)((s->cfg.timeout_ns < 5 * NS_PER_SEC ? s->cfg.timeout_ns
 								   : 5 * NS_PER_SEC) /
 				NS_PER_MS));
+	/* an idle connection is kept for the next scrape of its target, and no longer:
+	 * connections to a target that went away close two intervals later */
+	curl_easy_setopt(j->easy, CURLOPT_MAXAGE_CONN,
+			 (long)((2 * s->cfg.interval_ns + s->cfg.timeout_ns) / NS_PER_SEC + 1));
 	/* a redirect loop or a redirect to another scheme ends quickly */
 	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(j->easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);

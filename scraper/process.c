@@ -72,8 +72,12 @@ static void process(struct scraper *s, struct job *j)
 		result = r == -E2BIG ? "too_large" : "invalid";
 		goto fail;
 	}
-	if (j->godelta)
+	if (j->godelta) {
+		/* /targets shows it, under the lock */
+		pthread_mutex_lock(&s->lock);
 		st->godelta = 1;
+		pthread_mutex_unlock(&s->lock);
+	}
 	window = st->window_start ? now - st->window_start : s->cfg.interval_ns;
 	if (cumulative && !j->godelta) {
 		int mask[16] = {0};
@@ -139,6 +143,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct list_node *n;
 		struct job *j;
+		int removed;
 
 		while (list_empty(&s->work) && !s->stopping)
 			pthread_cond_wait(&s->work_cond, &s->lock);
@@ -147,9 +152,10 @@ static void *worker_main(void *arg)
 		n = list_pop_front(&s->work);
 		j = list_entry(n, struct job, node);
 		s->queued_bytes -= j->body.len;
+		removed = j->t->removed; /* set under the lock by scraper_target_remove */
 		pthread_mutex_unlock(&s->lock);
 		/* a target removed meanwhile is not uploaded for any more */
-		if (!j->t->removed)
+		if (!removed)
 			process(s, j);
 		pthread_mutex_lock(&s->lock);
 		j->st->busy = 0;

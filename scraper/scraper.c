@@ -141,6 +141,10 @@ int scraper_new(const struct scraper_config *cfg, struct scraper **out)
 	s->multi = curl_multi_init();
 	if (!s->table || !s->multi)
 		goto fail;
+	/* idle connections kept for reuse: libcurl's default (4 per transfer ever added at
+	 * once) lets the cache creep up to 4 x the concurrency, one descriptor each, as the
+	 * peak of simultaneous transfers grows; a fixed bound keeps the descriptors flat */
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->cfg.max_concurrency);
 	metrics_init(s);
 	r = process_start_workers(s);
 	if (r)
@@ -413,7 +417,8 @@ void scrape_update_gauges(struct scraper *s)
 				continue;
 			any_down |= st->last_ok == 0;
 			any_unknown |= st->last_ok < 0;
-			if (st->delta && !st->busy)
+			/* a busy pair's delta belongs to its worker, which may be replacing it */
+			if (!st->busy && st->delta)
 				bytes += pprof_delta_memory(st->delta);
 		}
 		if (any_down)
