@@ -5,8 +5,6 @@
  * what it makes of them. /targets shows every target's state.
  */
 #define LOG_MODULE "cluster"
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +18,9 @@
 #include "pprof.h"
 #include "role.h"
 #include "scraper.h"
+#include "targets_file.h"
 
-#define TARGETS_FILE_MAX (4u << 20)
 #define TARGETS_FILE_CHECK (5 * NS_PER_SEC)
-#define MAX_STATIC_TARGETS 10000
 
 struct cluster {
 	struct role role;
@@ -146,53 +143,6 @@ static int parse_shard(const char *s, unsigned *n, unsigned *m)
 	return 0;
 }
 
-/*
- * Builds a target from a URL ("http://host:port[/path]"): the pprof base is the path,
- * /debug/pprof when none is given. Returns 0 or -EINVAL.
- */
-static int url_target(const char *url, char *base, size_t baselen, char *hostport,
-		      size_t hplen)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-	int r = -EINVAL;
-
-	if (!u)
-		return -ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-		goto out;
-	curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-	curl_url_get(u, CURLUPART_PATH, &path, 0);
-	curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	{
-		size_t pl = path ? strlen(path) : 0;
-		int n;
-		while (pl > 0 && path[pl - 1] == '/')
-			pl--;
-		snprintf(hostport, hplen, "%s:%s", host, port ? port : "80");
-		/* a query stays (a tenant, a token the endpoint wants); the scraper adds each
-		 * type's path before it and drops a seconds parameter of its own */
-		n = snprintf(base, baselen, "%s://%s%.*s%s%s", scheme, hostport,
-			     pl ? (int)pl : (int)strlen("/debug/pprof"), pl ? path : "/debug/pprof",
-			     query ? "?" : "", query ? query : "");
-		if (n < 0 || (size_t)n >= baselen)
-			goto out;
-	}
-	r = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_free(query);
-	curl_url_cleanup(u);
-	return r;
-}
-
 /* --target [SERVICE=]URL */
 static int add_flag_target(struct cluster *c, const char *spec)
 {
@@ -205,7 +155,7 @@ static int add_flag_target(struct cluster *c, const char *spec)
 		snprintf(service, sizeof(service), "%.*s", (int)(eq - spec), spec);
 		url = eq + 1;
 	}
-	if (url_target(url, base, sizeof(base), hostport, sizeof(hostport))) {
+	if (targets_url_parse(url, base, sizeof(base), hostport, sizeof(hostport))) {
 		fprintf(stderr, "podprof cluster: invalid value \"%s\" for --target: expected "
 				"[SERVICE=]http(s)://HOST:PORT[/PATH]\n", spec);
 		return -EINVAL;
@@ -221,82 +171,43 @@ static int add_flag_target(struct cluster *c, const char *spec)
 	return scraper_target_set(c->scraper, &t);
 }
 
-/*
- * Adds the targets of one file_sd group, appending their ids to *ids; with ids NULL,
- * only checks the group and counts its targets in *nids. Returns the number of targets
- * or -errno.
- */
-static int add_group(struct cluster *c, const cJSON *group, char ***ids, size_t *nids)
-{
-	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(group, "targets");
-	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(group, "labels"), *l, *e;
-	const char *scheme = "http", *path = "/debug/pprof", *service = NULL;
-	struct scrape_target t = {0};
-	int added = 0;
+/* The targets file's additions: its targets go to the scraper, their ids to ids. */
+struct file_targets {
+	struct cluster *c;
+	char **ids;
+	size_t nids;
+};
 
-	if (!cJSON_IsArray(targets))
-		return -EINVAL;
-	cJSON_ArrayForEach(l, labels)
-	{
-		if (!cJSON_IsString(l))
-			return -EINVAL;
-		if (strcmp(l->string, "__scheme__") == 0)
-			scheme = l->valuestring;
-		else if (strcmp(l->string, "__metrics_path__") == 0)
-			path = l->valuestring;
-		else if (strcmp(l->string, "service_name") == 0 ||
-			 strcmp(l->string, "service.name") == 0)
-			service = l->valuestring;
-		else if (strncmp(l->string, "__", 2) != 0 && t.nlabels < SCRAPE_MAX_LABELS - 1) {
-			t.label_names[t.nlabels] = l->string;
-			t.label_values[t.nlabels++] = l->valuestring;
-		}
+static int file_target_wanted(void *ctx, const char *base)
+{
+	return in_shard(((struct file_targets *)ctx)->c, base);
+}
+
+static int file_target_add(void *ctx, const struct scrape_target *t)
+{
+	struct file_targets *ft = ctx;
+	char **grown;
+	int r = scraper_target_set(ft->c->scraper, t);
+
+	if (r)
+		return r;
+	grown = realloc(ft->ids, (ft->nids + 1) * sizeof(char *));
+	if (grown) {
+		ft->ids = grown;
+		ft->ids[ft->nids++] = strdup(t->id);
 	}
-	cJSON_ArrayForEach(e, targets)
-	{
-		char url[1024], base[1024], hostport[300];
-		char **grown;
-		if (!cJSON_IsString(e) ||
-		    (size_t)snprintf(url, sizeof(url), "%s://%s%s", scheme, e->valuestring, path) >=
-			    sizeof(url) ||
-		    url_target(url, base, sizeof(base), hostport, sizeof(hostport)))
-			return -EINVAL;
-		if (!in_shard(c, base))
-			continue;
-		if (*nids >= MAX_STATIC_TARGETS)
-			return -E2BIG;
-		if (!ids) {
-			(*nids)++;
-			added++;
-			continue;
-		}
-		t.id = base;
-		t.base_url = base;
-		t.service_name = service ? service : hostport;
-		t.label_names[t.nlabels] = "instance";
-		t.label_values[t.nlabels] = hostport;
-		t.nlabels++;
-		if (scraper_target_set(c->scraper, &t) == 0) {
-			grown = realloc(*ids, (*nids + 1) * sizeof(char *));
-			if (grown) {
-				*ids = grown;
-				(*ids)[(*nids)++] = strdup(base);
-			}
-			added++;
-		}
-		t.nlabels--;
-	}
-	return added;
+	return 0;
 }
 
 /* (Re)reads the targets file when it changed. Errors keep the previous targets. */
 static void load_targets_file(struct cluster *c, const char *path)
 {
+	struct file_targets ft = {.c = c};
+	struct targets_file_ops ops = {file_target_wanted, file_target_add, &ft};
 	struct stat st;
 	struct buf data;
-	cJSON *root = NULL, *g;
-	char **ids = NULL, chunk[65536];
-	size_t nids = 0, nchecked = 0, n;
+	char chunk[65536];
+	size_t n;
 	int64_t mtime;
 	FILE *f;
 	int r = 0;
@@ -320,50 +231,36 @@ static void load_targets_file(struct cluster *c, const char *path)
 			  r == -E2BIG ? "larger than 4 MiB" : strerror(errno));
 		goto out;
 	}
-	root = cJSON_ParseWithLength(data.data ? data.data : "", data.len);
-	if (!cJSON_IsArray(root)) {
-		log_error("targets file %s: not a JSON array of {\"targets\": [...], \"labels\": "
-			  "{...}} groups; keeping the previous targets", path);
+	r = targets_file_parse(data.data, data.len, &ops);
+	if (r < 0) {
+		log_error("targets file %s: %s; keeping the previous targets", path,
+			  r == -E2BIG ? "more than 10000 targets"
+				      : "not a JSON array of {\"targets\": [...], \"labels\": {...}} "
+					"groups (targets must be \"host:port\" strings, labels strings)");
 		goto seen;
 	}
-	/* the whole file is checked before anything changes: a bad group must not leave
-	 * half of a file applied and the rest of the previous targets removed */
-	cJSON_ArrayForEach(g, root)
-	{
-		r = add_group(c, g, NULL, &nchecked);
-		if (r < 0) {
-			log_error("targets file %s: %s; keeping the previous targets", path,
-				  r == -E2BIG ? "more than 10000 targets"
-					      : "a malformed group (targets must be \"host:port\" "
-						"strings, labels strings)");
-			goto seen;
-		}
-	}
-	cJSON_ArrayForEach(g, root)
-		add_group(c, g, &ids, &nids);
 	/* what the file no longer lists goes away */
 	for (size_t i = 0; i < c->nfile_ids; i++) {
 		int kept = 0;
-		for (size_t k = 0; k < nids && !kept; k++)
-			kept = ids[k] && strcmp(ids[k], c->file_ids[i]) == 0;
+		for (size_t k = 0; k < ft.nids && !kept; k++)
+			kept = ft.ids[k] && strcmp(ft.ids[k], c->file_ids[i]) == 0;
 		if (!kept)
 			scraper_target_remove(c->scraper, c->file_ids[i]);
 		free(c->file_ids[i]);
 	}
 	free(c->file_ids);
-	c->file_ids = ids;
-	c->nfile_ids = nids;
-	ids = NULL;
-	log_info("targets file %s: %zu targets", path, nids);
+	c->file_ids = ft.ids;
+	c->nfile_ids = ft.nids;
+	ft.ids = NULL;
+	log_info("targets file %s: %zu targets", path, c->nfile_ids);
 seen:
 	/* read (well or not): not again until it changes */
 	c->file_mtime = mtime;
 	c->file_size = st.st_size;
 out:
-	for (size_t i = 0; ids && i < nids; i++)
-		free(ids[i]);
-	free(ids);
-	cJSON_Delete(root);
+	for (size_t i = 0; ft.ids && i < ft.nids; i++)
+		free(ft.ids[i]);
+	free(ft.ids);
 	buf_free(&data);
 }
 
@@ -480,6 +377,9 @@ int cmd_cluster(int argc, char **argv, char **envp)
 	scfg.emit = emit;
 	scfg.emit_ctx = &c;
 	scfg.metrics = c.role.metrics;
+	if (cfg.scrape_insecure_skip_verify)
+		log_warn("TLS certificate verification of https scrape targets is off "
+			 "(scrape-insecure-skip-verify)");
 	if (cfg.scrape_interval_ns == 0) {
 		log_info("scraping is off (PROFILES_SCRAPE_INTERVAL=0)");
 	} else {

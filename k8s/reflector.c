@@ -3,7 +3,8 @@
  *
  * The thread runs a small state machine: "need a list" (paginated or streaming) or
  * "watch from rv". Each step returns 0 (done as expected), -ESTALE (the resource
- * version expired: list again) or another negative errno (a failure: back off, then
+ * version expired: list again), -ERANGE (it is newer than the server's, whose etcd
+ * was replaced: list again) or another negative errno (a failure: back off, then
  * retry the same step). The reason of a failure is classified once, where it is
  * known, for the log and the podprof_k8s_errors_total{reason} metric.
  */
@@ -20,6 +21,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "event.h"
 #include "http.h"
 #include "lines.h"
 #include "query.h"
@@ -39,9 +41,6 @@ static const char *const reason_names[R_COUNT] = {
 	"throttled", "server_error", "http_status", "malformed_json", "too_large",
 	"content_type", "short_watch", "object_limit", "credentials",
 };
-enum evtype { E_ADDED, E_MODIFIED, E_DELETED, E_BOOKMARK, E_ERROR, E_COUNT };
-static const char *const event_names[E_COUNT] = {"added", "modified", "deleted", "bookmark",
-						 "error"};
 
 struct k8s_reflector {
 	struct k8s_reflector_config cfg;
@@ -66,7 +65,7 @@ struct k8s_reflector {
 	uint64_t step_events;
 	int64_t last_data_ns;
 	int64_t retry_after_ns; /* of the last failed request */
-	struct metric *reason_series[R_COUNT], *event_series[E_COUNT];
+	struct metric *reason_series[R_COUNT], *event_series[K8S_EVENT_COUNT];
 	struct log_ratelimit rl_error, rl_auth, rl_limit;
 };
 
@@ -77,12 +76,13 @@ static struct metric *series(struct metric_family *f, struct metric **cache, con
 	return *cache;
 }
 
-static void count_event(struct k8s_reflector *r, enum evtype t)
+static void count_event(struct k8s_reflector *r, enum k8s_event_type t)
 {
 	atomic_fetch_add(&r->events, 1);
 	r->step_events++;
 	if (r->cfg.metrics)
-		metric_inc(series(r->cfg.metrics->events, &r->event_series[t], event_names[t]));
+		metric_inc(series(r->cfg.metrics->events, &r->event_series[t],
+				  k8s_event_type_name(t)));
 }
 
 static void count_error(struct k8s_reflector *r, enum reason why)
@@ -159,6 +159,14 @@ static int http_failed(struct k8s_reflector *r, int err, const struct k8s_respon
 	}
 	if (resp->status == 410)
 		return -ESTALE;
+	/*
+	 * A watch from a resourceVersion the server has not reached: its etcd was
+	 * restored or replaced (rvs start over lower), or it lags behind the server that
+	 * answered the list. Waiting never helps; client-go lists again (without a
+	 * resourceVersion, a consistent read), and so do we.
+	 */
+	if (resp->status == 504 && strstr(resp->message, "Too large resource version"))
+		return -ERANGE;
 	if (resp->status == 401 || resp->status == 403) {
 		/* a rotated token is the usual cause of a 401; read it again in any case */
 		k8s_config_unauthorized(r->cfg.conn);
@@ -327,12 +335,11 @@ out:
 
 /* ---- watch ------------------------------------------------------------------------ */
 
-static int remember_rv(struct k8s_reflector *r, const cJSON *obj)
+static int remember_rv(struct k8s_reflector *r, const struct k8s_event *ev)
 {
-	const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
+	const char *rv = ev->resource_version;
 
-	if (!rv || !*rv)
+	if (!rv)
 		return 0; /* kept: the next event or bookmark will have one */
 	if (strlen(rv) > RV_MAX)
 		return failed(r, -EBADMSG, R_MALFORMED, "a resourceVersion longer than %d bytes",
@@ -341,36 +348,26 @@ static int remember_rv(struct k8s_reflector *r, const cJSON *obj)
 	return 0;
 }
 
-static int on_event(struct k8s_reflector *r, const cJSON *ev)
+static int on_event(struct k8s_reflector *r, const struct k8s_event *ev)
 {
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
-	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
 	int e;
 
-	if (!type || !cJSON_IsObject(obj))
-		return failed(r, -EBADMSG, R_MALFORMED, "a watch event without type or object");
-	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-		count_event(r, type[0] == 'A' ? E_ADDED : E_MODIFIED);
-		e = r->cfg.ops->upsert(r->cfg.ctx, obj);
+	count_event(r, ev->type);
+	switch (ev->type) {
+	case K8S_EVENT_ADDED:
+	case K8S_EVENT_MODIFIED:
+		e = r->cfg.ops->upsert(r->cfg.ctx, ev->object);
 		if (e == -ENOMEM)
 			return failed(r, e, R_TRANSPORT, "out of memory");
 		if (e == -E2BIG)
 			refused(r, 0, "");
-		return remember_rv(r, obj);
-	}
-	if (strcmp(type, "DELETED") == 0) {
-		count_event(r, E_DELETED);
-		r->cfg.ops->remove(r->cfg.ctx, obj);
-		return remember_rv(r, obj);
-	}
-	if (strcmp(type, "BOOKMARK") == 0) {
-		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "annotations");
-		const char *end = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(ann, "k8s.io/initial-events-end"));
-		count_event(r, E_BOOKMARK);
-		e = remember_rv(r, obj);
-		if (!e && r->streaming && !r->initial_done && end && strcmp(end, "true") == 0) {
+		return remember_rv(r, ev);
+	case K8S_EVENT_DELETED:
+		r->cfg.ops->remove(r->cfg.ctx, ev->object);
+		return remember_rv(r, ev);
+	case K8S_EVENT_BOOKMARK:
+		e = remember_rv(r, ev);
+		if (!e && r->streaming && !r->initial_done && ev->initial_events_end) {
 			r->initial_done = 1;
 			r->cfg.ops->end(r->cfg.ctx);
 			atomic_fetch_add(&r->lists, 1);
@@ -382,31 +379,26 @@ static int on_event(struct k8s_reflector *r, const cJSON *ev)
 				 (unsigned long long)r->step_events - 1, r->rv);
 		}
 		return e;
-	}
-	if (strcmp(type, "ERROR") == 0) {
-		double code = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(obj, "code"));
-		const char *msg =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "message"));
-		count_event(r, E_ERROR);
-		if (code == 410)
+	default: /* K8S_EVENT_ERROR */
+		if (ev->code == 410)
 			return -ESTALE;
-		return failed(r, -EREMOTEIO, code >= 500 ? R_SERVER : R_HTTP,
-			      "the watch ended with an error %.0f: %.200s", code,
-			      msg ? msg : "no message");
+		return failed(r, -EREMOTEIO, ev->code >= 500 ? R_SERVER : R_HTTP,
+			      "the watch ended with an error %.0f: %.200s", ev->code,
+			      ev->message ? ev->message : "no message");
 	}
-	return failed(r, -EBADMSG, R_MALFORMED, "unknown watch event type \"%.32s\"", type);
 }
 
 static int on_line(void *ctx, const char *line, size_t len)
 {
 	struct k8s_reflector *r = ctx;
-	cJSON *ev = cJSON_ParseWithLength(line, len);
-	int e;
+	struct k8s_event ev;
+	char why[80];
+	int e = k8s_event_parse(line, len, &ev, why, sizeof(why));
 
-	if (!ev)
-		return failed(r, -EBADMSG, R_MALFORMED, "a watch event is not valid JSON");
-	e = on_event(r, ev);
-	cJSON_Delete(ev);
+	if (e)
+		return failed(r, e, R_MALFORMED, "%s", why);
+	e = on_event(r, &ev);
+	k8s_event_free(&ev);
 	return e;
 }
 
@@ -551,6 +543,13 @@ static void *run(void *arg)
 		}
 		if (e == -ESTALE) {
 			log_info("%s: resourceVersion %s expired (410 Gone): listing again",
+				 r->name, r->rv[0] ? r->rv : "\"\"");
+			need_list = 1;
+			continue;
+		}
+		if (e == -ERANGE) {
+			log_warn("%s: resourceVersion %s is newer than the server's (its etcd was "
+				 "restored or replaced?): listing again",
 				 r->name, r->rv[0] ? r->rv : "\"\"");
 			need_list = 1;
 			continue;

@@ -31,6 +31,10 @@ struct procmem {
 	pid_t pid;
 	int use_vm_readv;
 	int memfd;
+	/* procmem_open_image(): reads come from this buffer instead of a process */
+	const unsigned char *image;
+	size_t image_len;
+	uint64_t image_base;
 	char mem_path[64 + 4096];
 	struct proc_mapping *maps;
 	size_t nmaps;
@@ -128,6 +132,36 @@ int procmem_open(const char *proc_root, pid_t pid, struct procmem **out)
 	return 0;
 }
 
+int procmem_open_image(const void *image, size_t len, uint64_t base, struct procmem **out)
+{
+	struct procmem *m;
+
+	*out = NULL;
+	/* the image must not wrap around the address space */
+	if (!image || !len || base > UINT64_MAX - len)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->maps = calloc(1, sizeof(*m->maps));
+	if (!m->maps) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->pid = -1;
+	m->memfd = -1;
+	m->image = image;
+	m->image_len = len;
+	m->image_base = base;
+	m->maps[0].start = base;
+	m->maps[0].end = base + len;
+	memcpy(m->maps[0].perms, "r--p", 5);
+	snprintf(m->maps[0].path, sizeof(m->maps[0].path), "[image]");
+	m->nmaps = 1;
+	*out = m;
+	return 0;
+}
+
 void procmem_close(struct procmem *m)
 {
 	if (!m)
@@ -189,6 +223,15 @@ static int raw_read(struct procmem *m, uint64_t addr, void *dst, size_t len)
 {
 	ssize_t n;
 	int r;
+
+	if (m->image) {
+		if (addr < m->image_base || addr - m->image_base > m->image_len ||
+		    len > m->image_len - (addr - m->image_base))
+			return -EFAULT;
+		memcpy(dst, m->image + (addr - m->image_base), len);
+		m->bytes_read += len;
+		return 0;
+	}
 
 	if (m->use_vm_readv) {
 		struct iovec local = {dst, len}, remote = {(void *)(uintptr_t)addr, len};
@@ -290,6 +333,8 @@ int procmem_write_u64(struct procmem *m, uint64_t addr, uint64_t value)
 	ssize_t n = -1;
 	int r;
 
+	if (m->image)
+		return -EROFS;
 	/* the cached windows may hold the old value */
 	for (size_t i = 0; i < NWINDOWS; i++)
 		m->windows[i].len = 0;

@@ -42,6 +42,14 @@ int proc_maps_parse_line(const char *line, struct proc_mapping *m);
 int procmem_open(const char *proc_root, pid_t pid, struct procmem **out);
 void procmem_close(struct procmem *m);
 
+/*
+ * A procmem whose "process memory" is len bytes of image at address base: one readable
+ * mapping, reads outside it are -EFAULT, writes -EROFS. For tests and fuzzing of what
+ * walks another process's memory (the bucket walker) on a crafted or corrupt image.
+ * image must outlive the procmem. Returns 0, -EINVAL or -ENOMEM; the caller owns *out.
+ */
+int procmem_open_image(const void *image, size_t len, uint64_t base, struct procmem **out);
+
 /* The mappings read at open. */
 const struct proc_mapping *procmem_mappings(const struct procmem *m, size_t *n);
 
