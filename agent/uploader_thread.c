@@ -78,8 +78,9 @@ static void log_failure(struct uploader *u, const struct sink_result *res, int64
 static void settle(struct uploader *u, struct upload_item *it, int from_spool,
 		   const struct sink_result *res)
 {
-	int64_t delay;
-	int keep = 0;
+	int64_t delay = 0;
+	size_t len = it->len;
+	int keep = 0, retry = 0;
 
 	u->inflight_seq = UINT64_MAX;
 	switch (res->outcome) {
@@ -100,8 +101,8 @@ static void settle(struct uploader *u, struct upload_item *it, int from_spool,
 		u->failures++;
 		delay = backoff_delay(u);
 		u->next_attempt = time_mono_ns() + delay;
-		uploader_metrics_result(&u->m, UPLOAD_RESULT_RETRY, it->len, res->seconds);
-		log_failure(u, res, delay);
+		retry = 1; /* counted once the item's fate is (a reader of the metrics then
+			    * sees the drops a failed attempt causes with the retry) */
 		break;
 	case SINK_REJECTED:
 	case SINK_TOO_LARGE:
@@ -133,6 +134,10 @@ static void settle(struct uploader *u, struct upload_item *it, int from_spool,
 	} else {
 		uploader_unlink_item(u, it);
 		upload_item_free(it);
+	}
+	if (retry) {
+		uploader_metrics_result(&u->m, UPLOAD_RESULT_RETRY, len, res->seconds);
+		log_failure(u, res, delay);
 	}
 	uploader_update_gauges(u);
 }
