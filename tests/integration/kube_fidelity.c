@@ -7,8 +7,10 @@
  * that the server answers as a real API server would: discovery, tables, selectors,
  * pagination with consistent snapshots, watches (every event type, 410 after a
  * compaction, resumption, bookmarks, streaming lists), TLS with bearer tokens and client
- * certificates, and that every object it returns validates against the 1.34 OpenAPI
- * schema. The servers are shared by the tests (each test resets the state through
+ * certificates, the core and RBAC kinds besides pods (service accounts, services,
+ * secrets, config maps, roles and bindings: discovery as the OpenAPI document has them,
+ * tables, 404s, dry-run applies; a secret's value never in the server's log), and that
+ * every object it returns validates against the 1.34 OpenAPI schema. The servers are shared by the tests (each test resets the state through
  * /_control/reset) and stopped at exit.
  */
 #include <curl/curl.h>
@@ -562,6 +564,163 @@ TEST(kubectl_get_lists_what_control_created)
 	buf_free(&out);
 }
 
+#define SECRET_PLAIN "plain-secret-value-0x5eed"
+#define SECRET_B64 "cGxhaW4tc2VjcmV0LXZhbHVlLTB4NWVlZA==" /* base64 of SECRET_PLAIN */
+
+/* Service accounts, services, secrets, config maps and RBAC objects of the kubectl tests. */
+static int seed_core_and_rbac(const struct server *s)
+{
+	static const char *const objects[][2] = {
+		{"serviceaccounts", "{\"metadata\":{\"name\":\"agent\",\"namespace\":\"shop\"},"
+				    "\"automountServiceAccountToken\":false}"},
+		{"services", "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":"
+			     "{\"selector\":{\"app\":\"web\"},\"ports\":[{\"name\":\"http\","
+			     "\"port\":80,\"targetPort\":8080}]}}"},
+		{"services", "{\"metadata\":{\"name\":\"edge\",\"namespace\":\"shop\"},\"spec\":"
+			     "{\"type\":\"NodePort\",\"clusterIP\":\"10.96.7.7\",\"ports\":"
+			     "[{\"port\":443,\"nodePort\":30443}]}}"},
+		{"secrets", "{\"metadata\":{\"name\":\"api-key\",\"namespace\":\"shop\"},"
+			    "\"stringData\":{\"token\":\"" SECRET_PLAIN "\"}}"},
+		{"configmaps", "{\"metadata\":{\"name\":\"cfg\",\"namespace\":\"shop\"},"
+			       "\"data\":{\"a\":\"1\",\"b\":\"2\"}}"},
+		{"roles", "{\"metadata\":{\"name\":\"pods\",\"namespace\":\"shop\"},\"rules\":"
+			  "[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\"]}]}"},
+		{"rolebindings", "{\"metadata\":{\"name\":\"pods\",\"namespace\":\"shop\"},"
+				 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":"
+				 "\"Role\",\"name\":\"pods\"},\"subjects\":[{\"kind\":"
+				 "\"ServiceAccount\",\"name\":\"agent\",\"namespace\":\"shop\"}]}"},
+		{"clusterroles", "{\"metadata\":{\"name\":\"reader\"},\"rules\":[{\"apiGroups\":"
+				 "[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"list\",\"watch\"]}]}"},
+		{"clusterrolebindings", "{\"metadata\":{\"name\":\"reader\"},\"roleRef\":"
+					"{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":"
+					"\"ClusterRole\",\"name\":\"reader\"},\"subjects\":[{\"kind\":"
+					"\"ServiceAccount\",\"name\":\"agent\",\"namespace\":\"shop\"},"
+					"{\"kind\":\"User\",\"name\":\"alice\"}]}"},
+	};
+
+	if (seed(s) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+		if (post(s, objects[i][0], objects[i][1]) != 200)
+			return -1;
+	return 0;
+}
+
+TEST(kubectl_serves_core_and_rbac_kinds)
+{
+	static const char *const listed[] = {
+		"configmaps cm v1 true ConfigMap",
+		"secrets v1 true Secret",
+		"serviceaccounts sa v1 true ServiceAccount",
+		"services svc v1 true Service",
+		"clusterrolebindings rbac.authorization.k8s.io/v1 false ClusterRoleBinding",
+		"clusterroles rbac.authorization.k8s.io/v1 false ClusterRole",
+		"rolebindings rbac.authorization.k8s.io/v1 true RoleBinding",
+		"roles rbac.authorization.k8s.io/v1 true Role",
+	};
+	/* kubectl prints one table per kind, in the order asked for */
+	static const char *const tables[] = {
+		"NAMESPACE NAME SECRETS AGE\nshop serviceaccount/agent 0 ",
+		"NAMESPACE NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE\n",
+		"shop service/edge NodePort 10.96.7.7 <none> 443:30443/TCP ",
+		"shop service/web ClusterIP 10.",
+		" <none> 80/TCP ",
+		"NAMESPACE NAME TYPE DATA AGE\nshop secret/api-key Opaque 1 ",
+		"NAMESPACE NAME DATA AGE\nshop configmap/cfg 2 ",
+		"NAMESPACE NAME CREATED AT\nclusterrole.rbac.authorization.k8s.io/reader 20",
+	};
+	char *sq = NULL, *manifest = NULL;
+	struct buf out;
+	int r;
+
+	NEED_SERVER();
+	CHECK(seed_core_and_rbac(&k.main) == 0);
+	buf_init(&out, OUT_MAX);
+
+	r = kubectl(&out, k.main.kubeconfig, "api-resources --no-headers");
+	sq = squeeze(out.data);
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		CHECK_MSG(r == 0 && strstr(sq, listed[i]), "api-resources lacks \"%s\":\n%s",
+			  listed[i], sq);
+	free(sq);
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "api-resources --categories=all -o name");
+	CHECK_OUT(r, out, strstr(out.data, "\nservices\n") && strstr(out.data, "pods\n") &&
+				  !strstr(out.data, "secrets"));
+	buf_reset(&out);
+
+	r = kubectl(&out, k.main.kubeconfig, "get sa,svc,secrets,cm,clusterroles -A");
+	sq = squeeze(out.data);
+	CHECK_MSG(r == 0 && in_order(sq, tables, sizeof(tables) / sizeof(tables[0])),
+		  "exit %d, output:\n%s", r, sq);
+	free(sq);
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "get rolebindings,clusterrolebindings -A -o wide");
+	sq = squeeze(out.data);
+	CHECK_MSG(r == 0 && strstr(sq, "NAMESPACE NAME ROLE AGE USERS GROUPS SERVICEACCOUNTS\n"
+				       "shop rolebinding.rbac.authorization.k8s.io/pods Role/pods ") &&
+			  strstr(sq, "\nclusterrolebinding.rbac.authorization.k8s.io/reader "
+				     "ClusterRole/reader ") &&
+			  strstr(sq, " alice shop/agent\n"),
+		  "exit %d, output:\n%s", r, sq);
+	free(sq);
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "get all -n shop -o name");
+	CHECK_OUT(r, out, strstr(out.data, "service/edge\nservice/web\n") &&
+				  strstr(out.data, "pod/web-1\n") && !strstr(out.data, "secret"));
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "get svc -A --field-selector spec.type=NodePort -o name");
+	CHECK_OUT(r, out, strcmp(out.data, "service/edge\n") == 0);
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "get secret api-key -n shop -o jsonpath='{.data.token}'");
+	CHECK_OUT(r, out, strcmp(out.data, SECRET_B64) == 0);
+	buf_reset(&out);
+	r = kubectl(&out, k.main.kubeconfig, "get clusterrole nosuch");
+	CHECK_MSG(r != 0 && out.data && strstr(out.data, "Error from server (NotFound): "
+						     "clusterroles.rbac.authorization.k8s.io "
+						     "\"nosuch\" not found"),
+		  "exit %d: %s", r, out.data ? out.data : "");
+	buf_reset(&out);
+
+	/* a client-side dry run GETs each object: new ones are "created", known ones
+	 * "configured" */
+	manifest = xasprintf("%s/core-rbac.yaml", k.dir);
+	{
+		const char *m = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: agent, "
+				"namespace: shop}\n---\napiVersion: v1\nkind: ServiceAccount\n"
+				"metadata: {name: fresh, namespace: shop}\n---\napiVersion: v1\n"
+				"kind: Secret\nmetadata: {name: fresh, namespace: shop}\n"
+				"stringData: {k: v}\n---\napiVersion: rbac.authorization.k8s.io/v1\n"
+				"kind: ClusterRoleBinding\nmetadata: {name: fresh}\nroleRef: "
+				"{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "
+				"reader}\nsubjects: [{kind: ServiceAccount, name: fresh, namespace: "
+				"shop}]\n";
+		CHECK(test_write_file(manifest, m, strlen(m)) == 0);
+	}
+	r = kubectl(&out, k.main.kubeconfig, "apply --dry-run=client -f '%s'", manifest);
+	CHECK_OUT(r, out, strcmp(out.data, "serviceaccount/agent configured (dry run)\n"
+					   "serviceaccount/fresh created (dry run)\n"
+					   "secret/fresh created (dry run)\n"
+					   "clusterrolebinding.rbac.authorization.k8s.io/fresh created "
+					   "(dry run)\n") == 0);
+	buf_reset(&out);
+
+	/* Deletions through /_control/ show. */
+	CHECK(control(&k.main, "DELETE", "clusterroles/reader", NULL, NULL) == 200);
+	CHECK(control(&k.main, "DELETE", "clusterroles/reader", NULL, NULL) == 404);
+	CHECK(control(&k.main, "DELETE", "secrets/shop/api-key", NULL, NULL) == 200);
+	r = kubectl(&out, k.main.kubeconfig, "get clusterroles,secrets -A -o name");
+	CHECK_OUT(r, out, !strstr(out.data, "reader") && !strstr(out.data, "api-key"));
+	buf_reset(&out);
+
+	/* the secret's value is nowhere in the server's log */
+	CHECK(test_read_file(k.main.log, &out) == 0);
+	CHECK_MSG(out.data && !strstr(out.data, SECRET_PLAIN) && !strstr(out.data, SECRET_B64),
+		  "the secret is in %s", k.main.log);
+	buf_free(&out);
+	free(manifest);
+}
+
 /* kubectl --watch (a table watch, and a -o name one) sees what /_control/ does after it
  * started, then the 410 of a compaction. chunking, when given, is the body of
  * /_control/chunking for the watch streams (kubectl's initial list is not chunked). */
@@ -847,6 +1006,12 @@ TEST(http_protocol_details)
 {
 	NEED_PYTHON();
 	python_scenario(&k.main, "protocol");
+}
+
+TEST(python_lists_core_and_rbac_kinds)
+{
+	NEED_PYTHON();
+	python_scenario(&k.main, "resources");
 }
 
 TEST(fault_injection)

@@ -2,9 +2,11 @@
 """A fake Kubernetes API server for podprof's tests (standard library only).
 
 It behaves like a kube-apiserver 1.34 for what podprof's Kubernetes client and kubectl
-use: discovery, list/watch/get of pods, namespaces and apps/v1 workloads, selectors,
-pagination, resource versions with a bounded event history, bookmarks, streaming lists,
-gzip, server-side tables, TLS with bearer-token and client-certificate authentication.
+use: discovery, list/watch/get of pods, namespaces, service accounts, services, secrets,
+config maps, apps/v1 workloads and rbac.authorization.k8s.io/v1 roles and bindings
+(kube_model.RESOURCES), selectors, pagination, resource versions with a bounded event
+history, bookmarks, streaming lists, gzip, server-side tables, TLS with bearer-token and
+client-certificate authentication.
 Its fidelity is checked with kubectl and the official Python client
 (tests/integration/kube_fidelity.c). Objects are changed only through /_control/.
 
@@ -21,13 +23,18 @@ a --forbid-token token authenticates but gets 403 on resources (discovery is all
 Default namespaces (default, kube-node-lease, kube-public, kube-system) always exist.
 
 API (GET only; writes answer 405 -- state changes go through /_control/):
-  /version /api /apis /api/v1 /apis/apps /apis/apps/v1 (legacy discovery, or aggregated
-  discovery apidiscovery.k8s.io/v2 when the Accept header asks for it, as kubectl does)
+  /version /api /apis /api/v1 /apis/GROUP /apis/GROUP/v1 (legacy discovery, or aggregated
+  discovery apidiscovery.k8s.io/v2 of /api and /apis when the Accept header asks for it,
+  as kubectl does; GROUP: apps, rbac.authorization.k8s.io)
   /openapi/v2 (JSON; 406 when only protobuf is acceptable) /openapi/v3[/<group-version>]
   (converted from the v2 document) /healthz /livez /readyz
-  /api/v1/{pods,namespaces}, /api/v1/namespaces/NS/pods[/NAME], /api/v1/namespaces/NAME,
-  /apis/apps/v1/[namespaces/NS/]{replicasets,deployments,daemonsets,statefulsets}[/NAME],
-  also under the deprecated /api/v1/watch/... prefix.
+  /api/v1/RESOURCE, /api/v1/namespaces/NS/RESOURCE[/NAME] for pods, serviceaccounts,
+  services, secrets, configmaps; /api/v1/namespaces[/NAME];
+  /apis/apps/v1/[namespaces/NS/]{replicasets,deployments,daemonsets,statefulsets}[/NAME];
+  /apis/rbac.authorization.k8s.io/v1/[namespaces/NS/]{roles,rolebindings}[/NAME],
+  /apis/rbac.authorization.k8s.io/v1/{clusterroles,clusterrolebindings}[/NAME];
+  also under the deprecated .../watch/... prefix. A missing object is a 404 Status
+  ('clusterroles.rbac.authorization.k8s.io "x" not found', details name, group, kind).
   Query: limit, continue, labelSelector, fieldSelector, resourceVersion,
   resourceVersionMatch, watch, allowWatchBookmarks, timeoutSeconds, sendInitialEvents,
   includeObject (tables).
@@ -62,8 +69,12 @@ Semantics chosen (real-server behaviour unless said otherwise):
     server does; watches are never compressed by a real server (optional here, see
     /_control/gzip).
   - Tables (Accept: application/json;as=Table;g=meta.k8s.io;v=v1) for lists, gets and
-    watches, with the columns of the real printers for pods, replicasets and namespaces;
-    in a watch only the first event carries the column definitions.
+    watches, with the columns of the real printers for pods, replicasets, namespaces,
+    service accounts, services, secrets, config maps, roles and bindings (Name and Age
+    for the other workloads); in a watch only the first event carries the column
+    definitions.
+  - Secrets: nothing of their data is ever logged (the log holds methods, paths and
+    status codes; validation errors name keys, never values).
   - Only JSON is served: a request accepting only protobuf or CBOR gets 406.
 
 Control interface (same port, no authentication, JSON bodies and answers):
@@ -82,9 +93,11 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      several (answers {"items": [...]}).
   DELETE /_control/pods/NS/NAME      DELETED event (the object with a new rv); 404 if absent.
   POST   /_control/replicasets, DELETE /_control/replicasets/NS/NAME: the same for
-         apps/v1 ReplicaSets; likewise deployments, daemonsets, statefulsets, and
-         namespaces (DELETE /_control/namespaces/NAME). Posting into a missing namespace
-         creates it first.
+         apps/v1 ReplicaSets; likewise for every resource of the API (the plural name:
+         deployments, serviceaccounts, secrets, clusterroles, ...), completed as the API
+         server stores them (kube_model.complete_*: e.g. a Service gets a cluster IP, a
+         Secret's stringData goes into data); cluster-scoped ones are deleted with DELETE
+         /_control/RESOURCE/NAME. Posting into a missing namespace creates it first.
   POST   /_control/bulk              {"count": N, "namespace": "bench", "annotated_every": K,
                                      "managed_fields": true, "node": "node-1",
                                      "prefix": "pod", "deployments": 1} -> N pods named
@@ -138,7 +151,8 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      answers larger than BYTES (default 131072), and
                                      compress watch streams (flushed per write) if watch.
   POST   /_control/bookmarks         {"interval": SECONDS}: idle bookmark period (1.0).
-  GET    /_control/stats             {"pods", "replicasets", "namespaces", "watches_open",
+  GET    /_control/stats             {"pods", "replicasets", "namespaces", "objects":
+                                     {resource: count}, "watches_open",
                                      "connections_open", "threads", "resource_version",
                                      "oldest_resource_version", "requests": {"list",
                                      "watch", "get", "discovery", "openapi", "control",
@@ -224,6 +238,23 @@ def invalid_list_options(field, kind, message):
 
 def gone(message):
     return ApiError(410, "Expired", message)
+
+
+def error_details(res, name=""):
+    """The details of a Status about resource res: name, group and kind (the resource's
+    plural name, as the API server puts it), the empty ones left out."""
+    d = {}
+    if name:
+        d["name"] = name
+    if res.group:
+        d["group"] = res.group
+    d["kind"] = res.name
+    return d
+
+
+def not_found(res, name):
+    return ApiError(404, "NotFound", '%s "%s" not found' % (res.qualified, name),
+                    error_details(res, name))
 
 
 # ---- the store ------------------------------------------------------------------------
@@ -677,22 +708,7 @@ def bookmark_object(res, rv, initial_end=False):
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
     obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
-    empty_tmpl = {"metadata": {"creationTimestamp": None}, "spec": {"containers": None}}
-    if res.name == "pods":
-        obj.update(spec={"containers": None}, status={})
-    elif res.name == "namespaces":
-        obj.update(spec={}, status={})
-    elif res.name == "replicasets":
-        obj.update(spec={"selector": None, "template": empty_tmpl}, status={"replicas": 0})
-    elif res.name == "deployments":
-        obj.update(spec={"selector": None, "template": empty_tmpl, "strategy": {}}, status={})
-    elif res.name == "daemonsets":
-        obj.update(spec={"selector": None, "template": empty_tmpl, "updateStrategy": {}},
-                   status={"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                           "desiredNumberScheduled": 0, "numberReady": 0})
-    elif res.name == "statefulsets":
-        obj.update(spec={"selector": None, "template": empty_tmpl, "serviceName": "",
-                         "updateStrategy": {}}, status={"replicas": 0, "availableReplicas": 0})
+    obj.update(res.empty)
     return obj
 
 
@@ -996,9 +1012,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.server.forbidden += 1
             scope = ('in the namespace "%s"' % ns) if ns else "at the cluster scope"
             raise ApiError(403, "Forbidden", '%s is forbidden: User "%s" cannot %s resource '
-                           '"%s" in API group "%s" %s' % (res.name, self.user[0], verb,
+                           '"%s" in API group "%s" %s' % (res.qualified, self.user[0], verb,
                                                           res.name, res.group, scope),
-                           {"kind": res.name})
+                           error_details(res, name))
         if name and not watching:
             return self.get_object(res, ns, name)
         if name:
@@ -1034,24 +1050,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(406, "NotAcceptable", "only the following media types are "
                                "accepted: application/json, " + AGG_DISCOVERY, {})
             if kind == "aggregated":
-                self.reply(200, kd.aggregated_discovery("" if path == "/api" else "apps"),
-                           ctype=AGG_DISCOVERY)
+                self.reply(200, kd.aggregated_discovery(path == "/api"), ctype=AGG_DISCOVERY)
             elif path == "/api":
                 host = self.headers.get("Host") or "127.0.0.1"
                 self.reply(200, {"kind": "APIVersions", "versions": ["v1"],
                                  "serverAddressByClientCIDRs": [
                                      {"clientCIDR": "0.0.0.0/0", "serverAddress": host}]})
             else:
-                self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                 "groups": [kd.api_group("apps")]})
+                self.reply(200, kd.api_group_list())
             return True
-        if path == "/apis/apps":
-            self.reply(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **kd.api_group("apps")))
+        if path == "/api/v1":
+            self.reply(200, kd.api_resource_list(""))
             return True
-        if path in ("/api/v1", "/apis/apps/v1"):
-            group = "" if path == "/api/v1" else "apps"
-            self.reply(200, kd.api_resource_list(group))
-            return True
+        segs = path.split("/")
+        # /apis/GROUP and /apis/GROUP/v1
+        if len(segs) in (3, 4) and segs[1] == "apis" and segs[2] and segs[2] in km.GROUPS:
+            if len(segs) == 3:
+                self.reply(200, dict({"kind": "APIGroup", "apiVersion": "v1"},
+                                     **kd.api_group(segs[2])))
+                return True
+            if segs[3] == "v1":
+                self.reply(200, kd.api_resource_list(segs[2]))
+                return True
         return None
 
     def openapi(self, path):
@@ -1107,9 +1127,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with store.lock:
             st = store.objects[res.name].get(key_of(ns, name))
         if st is None:
-            raise ApiError(404, "NotFound", '%s "%s" not found' % (res.name, name),
-                           {"name": name, "group": res.group, "kind": res.name}
-                           if res.group else {"name": name, "kind": res.name})
+            raise not_found(res, name)
         fmt = negotiate(self.headers.get("Accept"), allow_table=True, allow_partial=True)
         if fmt is None:
             raise ApiError(406, "NotAcceptable", "only the following media types are accepted: "
@@ -1464,8 +1482,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif kind == "status_403":
             self.reply(403, status_obj(403, "Forbidden", '%s is forbidden: User "%s" cannot %s '
                                        'resource "%s" in API group "%s" at the cluster scope'
-                                       % (res.name, self.user[0], verb, res.name, res.group),
-                                       {"kind": res.name}))
+                                       % (res.qualified, self.user[0], verb, res.name,
+                                          res.group), error_details(res)))
         elif kind == "wrong_content_type":
             self.reply(200, HTML_PAGE, "text/html; charset=utf-8")
         elif kind == "bad_json" and verb == "list":
@@ -1538,7 +1556,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.time() - w.started, 1)) for w in store.watchers]
             with srv.stats_lock:
                 body = {"pods": counts["pods"], "replicasets": counts["replicasets"],
-                        "namespaces": counts["namespaces"], "watches_open": len(watches),
+                        "namespaces": counts["namespaces"], "objects": counts,
+                        "watches_open": len(watches),
                         "connections_open": len(srv.conns),
                         "threads": threading.active_count(), "resource_version": str(rv),
                         "oldest_resource_version": str(oldest),
@@ -1572,8 +1591,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     res.name, "NS/NAME" if res.namespaced else "NAME"))
             st = store.delete(res.name, ns, name)
             if st is None:
-                raise ApiError(404, "NotFound", '%s "%s" not found' % (res.name, name),
-                               {"name": name, "kind": res.name})
+                raise not_found(res, name)
             return self.reply(200, st.raw + b"\n", compressible=False)
         body = self.read_body() if m in ("POST", "PUT") else {}
         if not isinstance(body, dict):

@@ -27,6 +27,11 @@ Scenarios:
   protocol        gzip above 128 KiB, chunked watch framing, 406 for protobuf only, 400
                   for a bad continue token, 504 for a resourceVersion from the future.
   faults          every /_control/fault kind behaves as documented.
+  resources       service accounts, services, secrets, config maps, roles and bindings:
+                  discovery (legacy and aggregated) agrees with the OpenAPI document's
+                  paths (verbs, scope, kind); CoreV1Api / RbacAuthorizationV1Api list,
+                  read (404 Status with name, group, kind) and watch them; lists, tables,
+                  watches and bookmarks validate against the schema.
 """
 import argparse
 import gzip
@@ -683,6 +688,265 @@ def scenario_faults(v1, raw, args):
     return "11 fault kinds and drop behave as documented (huge_list %d MB)" % (total >> 20)
 
 
+RBAC = "rbac.authorization.k8s.io"
+ACTION_VERBS = {"get": "get", "list": "list", "watch": "watch", "watchlist": "watch",
+                "post": "create", "put": "update", "patch": "patch", "delete": "delete",
+                "deletecollection": "deletecollection"}
+
+
+def swagger_resources(swagger_path):
+    """{(group, resource): {"verbs", "namespaced", "kind"}} of the v1 group-versions of the
+    OpenAPI document: the verbs from x-kubernetes-action of the paths (watch paths
+    included), namespaced when a namespaces/{namespace}/ path exists, the kind from the
+    x-kubernetes-group-version-kind of the operations."""
+    import re
+    with open(swagger_path) as f:
+        doc = json.load(f)
+    path_re = re.compile(r"^/(?:api/v1|apis/([^/]+)/v1)/(?:watch/)?(namespaces/\{namespace\}/)?"
+                         r"([a-z]+)(?:/\{name\})?$")
+    out = {}
+    for path, item in doc.get("paths", {}).items():
+        m = path_re.match(path)
+        if not m or (m.group(3) == "namespaces" and m.group(2)):
+            continue
+        entry = out.setdefault((m.group(1) or "", m.group(3)),
+                               {"verbs": set(), "namespaced": False, "kind": None})
+        entry["namespaced"] |= bool(m.group(2))
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            verb = ACTION_VERBS.get(op.get("x-kubernetes-action"))
+            if verb:
+                entry["verbs"].add(verb)
+            if verb in ("get", "create"):
+                entry["kind"] = op.get("x-kubernetes-group-version-kind", {}).get("kind")
+    return out
+
+
+def scenario_resources(v1, raw, args):
+    """Core v1 service accounts, services, secrets and config maps, and RBAC roles and
+    bindings: discovery as in the OpenAPI document, the official client's lists, reads,
+    404s and watches, and every answer valid against the schema."""
+    import base64
+    import kube_schema
+    val = kube_schema.Validator(args.swagger)
+    rbac = client.RbacAuthorizationV1Api()
+    pid = str(os.getpid())
+    ns = "res-" + pid
+    secret_value = "s3cret-value-" + pid
+    ref = {"apiGroup": RBAC, "kind": "ClusterRole", "name": "reader-" + pid}
+    raw.control("serviceaccounts", {"metadata": {"name": "agent", "namespace": ns},
+                                    "automountServiceAccountToken": False})
+    raw.control("services", {"metadata": {"name": "web", "namespace": ns}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80,
+                                               "targetPort": "http"}]}})
+    raw.control("services", {"metadata": {"name": "web-headless", "namespace": ns}, "spec": {
+        "clusterIP": "None", "selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    raw.control("services", {"metadata": {"name": "edge", "namespace": ns}, "spec": {
+        "type": "NodePort", "ports": [{"port": 443, "protocol": "TCP"}]}})
+    raw.control("secrets", {"metadata": {"name": "key", "namespace": ns},
+                            "stringData": {"api-key": secret_value}})
+    raw.control("configmaps", {"metadata": {"name": "cfg", "namespace": ns},
+                               "data": {"a": "1", "b": "2"}})
+    raw.control("roles", {"metadata": {"name": "pods", "namespace": ns}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]})
+    raw.control("rolebindings", {"metadata": {"name": "pods", "namespace": ns},
+                                 "roleRef": dict(ref, kind="Role", name="pods"),
+                                 "subjects": [{"kind": "ServiceAccount", "name": "agent",
+                                               "namespace": ns}]})
+    raw.control("clusterroles", {"metadata": {"name": "reader-" + pid}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list", "watch"]}]})
+    raw.control("clusterrolebindings", {"metadata": {"name": "reader-" + pid}, "roleRef": ref,
+                                        "subjects": [{"kind": "ServiceAccount", "name": "agent",
+                                                      "namespace": ns},
+                                                     {"kind": "Group", "name": "ops"}]})
+    problems = []
+
+    # Discovery: every served resource as the OpenAPI document has it.
+    spec = swagger_resources(args.swagger)
+    agg_accept = {"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;"
+                            "as=APIGroupDiscoveryList"}
+    groups = [g["name"] for g in raw.get_json("/apis")[1]["groups"]]
+    need(groups[:2] == ["apps", RBAC], "/apis lists %s", groups)
+    aggregated = {}
+    for path in ("/api", "/apis"):
+        st, doc = raw.get_json(path, agg_accept)
+        problems += val.check_document(doc, path)
+        for item in doc["items"]:
+            for r in item["versions"][0]["resources"]:
+                aggregated[(item["metadata"]["name"], r["resource"])] = r
+    served = 0
+    for group in [""] + groups:
+        path = "/api/v1" if not group else "/apis/%s/v1" % group
+        st, doc = raw.get_json(path)
+        need(st == 200, "%s: HTTP %d", path, st)
+        problems += val.check_document(doc, path)
+        if not group:
+            need(raw.get_json("/apis/" + RBAC)[1].get("preferredVersion", {}).get(
+                "groupVersion") == RBAC + "/v1", "/apis/%s: no preferred version", RBAC)
+        for r in doc["resources"]:
+            if "/" in r["name"]:
+                continue
+            key = (group, r["name"])
+            want = spec.get(key)
+            need(want is not None, "%s/%s is not in the OpenAPI document", path, r["name"])
+            need(sorted(r["verbs"]) == sorted(want["verbs"]), "%s %s: verbs %s, OpenAPI %s",
+                 path, r["name"], r["verbs"], sorted(want["verbs"]))
+            need(r["namespaced"] == want["namespaced"] and r["kind"] == want["kind"],
+                 "%s %s: namespaced %s kind %s, OpenAPI %s %s", path, r["name"],
+                 r["namespaced"], r["kind"], want["namespaced"], want["kind"])
+            need(r["singularName"] == r["kind"].lower(), "%s %s: singularName %r", path,
+                 r["name"], r["singularName"])
+            agg = aggregated.get(key)
+            need(agg is not None and agg["verbs"] == r["verbs"] and
+                 agg["scope"] == ("Namespaced" if r["namespaced"] else "Cluster") and
+                 agg.get("shortNames") == r.get("shortNames") and
+                 agg.get("categories") == r.get("categories") and
+                 agg["singularResource"] == r["singularName"] and
+                 agg["responseKind"]["kind"] == r["kind"],
+                 "%s %s: aggregated discovery disagrees: %s", path, r["name"], agg)
+            served += 1
+    short = {(g, r): a.get("shortNames") for (g, r), a in aggregated.items()}
+    need(short[("", "serviceaccounts")] == ["sa"] and short[("", "services")] == ["svc"] and
+         short[("", "configmaps")] == ["cm"] and short[("", "secrets")] is None and
+         aggregated[("", "services")].get("categories") == ["all"],
+         "short names / categories: %s", short)
+
+    # The official client's lists and reads.
+    sas = v1.list_service_account_for_all_namespaces()
+    need(any(s.metadata.name == "agent" and s.metadata.namespace == ns and
+             s.automount_service_account_token is False for s in sas.items),
+         "service account missing: %s", [s.metadata.name for s in sas.items])
+    svcs = {s.metadata.name: s for s in v1.list_namespaced_service(ns).items}
+    need(sorted(svcs) == ["edge", "web", "web-headless"], "services %s", sorted(svcs))
+    web, edge = svcs["web"], svcs["edge"]
+    ip = [int(x) for x in web.spec.cluster_ip.split(".")]
+    need(ip[0] == 10 and 96 <= ip[1] < 112 and web.spec.cluster_i_ps == [web.spec.cluster_ip],
+         "cluster IP %s outside 10.96.0.0/12", web.spec.cluster_ip)
+    need(web.spec.type == "ClusterIP" and web.spec.ports[0].protocol == "TCP" and
+         web.spec.ports[0].target_port == "http", "web: %s", web.spec)
+    need(svcs["web-headless"].spec.cluster_ip == "None", "headless: %s",
+         svcs["web-headless"].spec.cluster_ip)
+    need(30000 <= edge.spec.ports[0].node_port <= 32767 and
+         edge.spec.external_traffic_policy == "Cluster", "node port: %s", edge.spec.ports)
+    node_ports = v1.list_service_for_all_namespaces(field_selector="spec.type=NodePort").items
+    need([s.metadata.name for s in node_ports] == ["edge"], "spec.type=NodePort selected %s",
+         [s.metadata.name for s in node_ports])
+    secrets = v1.list_secret_for_all_namespaces(field_selector="type=Opaque").items
+    mine = [s for s in secrets if s.metadata.namespace == ns]
+    need(len(mine) == 1 and mine[0].type == "Opaque" and
+         base64.b64decode(mine[0].data["api-key"]).decode() == secret_value and
+         not mine[0].string_data, "secret: %s", [s.metadata.name for s in mine])
+    cms = v1.list_config_map_for_all_namespaces().items
+    need(any(c.metadata.name == "cfg" and c.data == {"a": "1", "b": "2"} for c in cms),
+         "config map missing")
+    crs = rbac.list_cluster_role().items
+    cr = [c for c in crs if c.metadata.name == "reader-" + pid]
+    need(len(cr) == 1 and [r.resources for r in cr[0].rules] == [["pods"], ["replicasets"]] and
+         cr[0].rules[1].api_groups == ["apps"], "cluster role: %s", cr)
+    crb = rbac.read_cluster_role_binding("reader-" + pid)
+    need(crb.role_ref.name == "reader-" + pid and
+         [(s.kind, s.api_group) for s in crb.subjects] == [("ServiceAccount", None),
+                                                           ("Group", RBAC)],
+         "cluster role binding: %s", crb)
+    roles = rbac.list_role_for_all_namespaces().items
+    need([r.metadata.name for r in roles if r.metadata.namespace == ns] == ["pods"], "roles")
+    rbs = rbac.list_namespaced_role_binding(ns).items
+    need(len(rbs) == 1 and rbs[0].role_ref.kind == "Role", "role bindings: %s", rbs)
+
+    # 404s as a real server answers them (kubectl apply relies on it).
+    for fn, args_, qualified, group, kind in (
+            (rbac.read_cluster_role, ("nosuch",), "clusterroles." + RBAC, RBAC, "clusterroles"),
+            (rbac.read_namespaced_role_binding, ("nosuch", ns), "rolebindings." + RBAC, RBAC,
+             "rolebindings"),
+            (v1.read_namespaced_secret, ("nosuch", ns), "secrets", None, "secrets"),
+            (v1.read_namespaced_service_account, ("nosuch", ns), "serviceaccounts", None,
+             "serviceaccounts")):
+        try:
+            fn(*args_)
+            raise Fail("%s%s: no error" % (fn.__name__, args_))
+        except ApiException as e:
+            body = json.loads(e.body)
+            need(e.status == 404 and body["reason"] == "NotFound" and
+                 body["message"] == '%s "nosuch" not found' % qualified and
+                 body["details"] == dict({"name": "nosuch", "kind": kind},
+                                         **({"group": group} if group else {})),
+                 "%s: %s %s", fn.__name__, e.status, e.body)
+            problems += val.check_document(body, fn.__name__)
+
+    # Watches through the client: changes made through /_control/ after the list.
+    rv = rbac.list_cluster_role().metadata.resource_version
+
+    def changes():
+        raw.control("clusterroles", {"metadata": {"name": "late-" + pid}, "rules": []})
+        raw.control("secrets", {"metadata": {"name": "key", "namespace": ns},
+                                "stringData": {"api-key": secret_value + "-2"}})
+        raw.request("DELETE", "/_control/clusterroles/late-" + pid, auth=False)
+
+    later(0.3, changes)
+    w = watch.Watch()
+    evs = collect(w.stream(rbac.list_cluster_role, resource_version=rv, timeout_seconds=10),
+                  lambda e: len(e) >= 2, 10)
+    w.stop()
+    got = [(e["type"], e["object"].metadata.name) for e in evs]
+    need(got == [("ADDED", "late-" + pid), ("DELETED", "late-" + pid)], "cluster role watch %s",
+         got)
+    w = watch.Watch()
+    evs = collect(w.stream(v1.list_namespaced_secret, ns, timeout_seconds=5),
+                  lambda e: len(e) >= 1, 5)
+    w.stop()
+    need([(e["type"], e["object"].metadata.name) for e in evs] == [("ADDED", "key")] and
+         base64.b64decode(evs[0]["object"].data["api-key"]).decode() == secret_value + "-2",
+         "secret watch %s", [(e["type"], e["object"].metadata.name) for e in evs])
+
+    # Raw answers against the schema: lists, objects, tables, watches with bookmarks.
+    table = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+    paths = ["/api/v1/%s" % r for r in ("serviceaccounts", "services", "secrets", "configmaps")]
+    paths += ["/apis/%s/v1/%s" % (RBAC, r) for r in ("roles", "rolebindings", "clusterroles",
+                                                     "clusterrolebindings")]
+    checked = 0
+    watched = {}
+
+    def watch_one(path):
+        watched[path] = raw.watch_lines(path + "?watch=1&allowWatchBookmarks=true"
+                                               "&timeoutSeconds=1")
+
+    # The watches (a second each, ended by their timeout) run side by side.
+    threads = [threading.Thread(target=watch_one, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for path in paths:
+        for headers in (None, table):
+            st, doc = raw.get_json(path, headers)
+            need(st == 200, "%s: HTTP %d", path, st)
+            problems += ["%s: %s" % (path, e) for e in val.check_document(doc)]
+            if headers:
+                rows = [r for r in doc["rows"] if r["object"]["metadata"].get("namespace")
+                        in (ns, None)]
+                need(rows, "%s: no table rows", path)
+            checked += 1
+        need(path in watched, "%s: the watch did not end", path)
+        st, _, lines = watched[path]
+        evs = [json.loads(x) for x in lines]
+        need(st == 200 and evs and evs[-1]["type"] == "BOOKMARK", "%s watch: %s", path,
+             [e["type"] for e in evs])
+        for i, ev in enumerate(evs):
+            problems += ["%s#%d: %s" % (path, i, e) for e in val.check_event(ev)]
+        checked += len(evs)
+    svc_table = raw.get_json("/api/v1/namespaces/%s/services/edge" % ns, table)[1]
+    need([c["name"] for c in svc_table["columnDefinitions"]] ==
+         ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"] and
+         svc_table["rows"][0]["cells"][4] == "443:%d/TCP" % edge.spec.ports[0].node_port,
+         "service table: %s", svc_table["rows"])
+    if problems:
+        raise Fail("%d schema problems:\n  %s" % (len(problems), "\n  ".join(problems[:30])))
+    return ("%d resources served as the OpenAPI document has them; 8 kinds listed, read and "
+            "watched by the client; %d answers valid" % (served, checked))
+
+
 def read_until_dropped(raw, path, drop_body):
     """Opens a watch, waits for its first line, asks the server to drop it; returns the
     bytes received and the exception that ended the read (None for a clean end)."""
@@ -718,6 +982,7 @@ SCENARIOS = {
     "paginate": scenario_paginate, "watch": scenario_watch, "stale": scenario_stale,
     "chunked": scenario_chunked, "schema": scenario_schema, "many_watches": scenario_many_watches,
     "streaming": scenario_streaming, "protocol": scenario_protocol, "faults": scenario_faults,
+    "resources": scenario_resources,
 }
 
 

@@ -22,6 +22,12 @@ def api_group(group):
     return {"name": group, "versions": [gv], "preferredVersion": gv}
 
 
+def api_group_list():
+    """/apis: every group but the core one."""
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [api_group(g) for g in km.GROUPS if g]}
+
+
 def api_resource_list(group):
     resources = []
     for r in km.GROUPS[group]:
@@ -33,19 +39,18 @@ def api_resource_list(group):
             entry["categories"] = r.categories
         entry["storageVersionHash"] = r.storage_hash
         resources.append(entry)
-        for sub, kind, verbs in r.subresources:
+        for sub, kind, verbs in sorted(r.subresources):
             e = {"name": sub, "singularName": "", "namespaced": r.namespaced, "kind": kind,
                  "verbs": verbs}
-            if kind == "Scale":
-                e.update(group="autoscaling", version="v1")
-            elif kind == "Eviction":
-                e.update(group="policy", version="v1")
+            g, v = r.subresource_group_version(kind)
+            if (g, v) != (r.group, r.version):
+                e.update(group=g, version=v)
             resources.append(e)
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": "%s/v1" % group if group else "v1", "resources": resources}
 
 
-def aggregated_discovery(group):
+def _aggregated_group(group):
     resources = []
     for r in km.GROUPS[group]:
         entry = {"resource": r.name,
@@ -57,19 +62,24 @@ def aggregated_discovery(group):
         if r.categories:
             entry["categories"] = r.categories
         subs = []
-        for sub, kind, verbs in r.subresources:
-            g, v = ("autoscaling", "v1") if kind == "Scale" else \
-                ("policy", "v1") if kind == "Eviction" else (r.group, "v1")
+        for sub, kind, verbs in sorted(r.subresources):
+            g, v = r.subresource_group_version(kind)
             subs.append({"subresource": sub.split("/", 1)[1],
                          "responseKind": {"group": g, "version": v, "kind": kind},
                          "verbs": verbs})
         if subs:
             entry["subresources"] = subs
         resources.append(entry)
-    item = {"metadata": {"name": group, "creationTimestamp": None},
+    return {"metadata": {"name": group, "creationTimestamp": None},
             "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]}
+
+
+def aggregated_discovery(core):
+    """apidiscovery.k8s.io/v2 APIGroupDiscoveryList: of the core group for /api (core
+    true), of every other group for /apis."""
+    groups = [g for g in km.GROUPS if (g == "") == core]
     return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
-            "metadata": {}, "items": [item]}
+            "metadata": {}, "items": [_aggregated_group(g) for g in groups]}
 
 
 def openapi_v3_documents(v2):

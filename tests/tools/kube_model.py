@@ -4,15 +4,23 @@ Standard library only. Everything here is pure: functions take and return plain 
 and never touch the server's state. Objects are treated as immutable once built (the
 server replaces them on every change), so sub-structures may be shared between objects.
 
-- RESOURCES: the served resources (discovery data, field selector labels, table printer).
-- complete_pod / complete_replicaset / complete_generic: fill in what the API server and
-  the controllers would have set (uid, timestamps, defaulted spec fields, a status), so a
-  test may post a bare {"metadata": {"name": ..., "namespace": ...}}.
+- RESOURCES: the served resources (discovery data, field selector labels, table printer,
+  the empty object of bookmarks); GROUPS: the same by API group, as discovery lists them.
+  Core v1: pods, namespaces, serviceaccounts, services, secrets, configmaps; apps/v1:
+  replicasets, deployments, daemonsets, statefulsets; rbac.authorization.k8s.io/v1:
+  roles, rolebindings, clusterroles, clusterrolebindings.
+- complete_pod / complete_replicaset / complete_workload / complete_service ... : fill in
+  what the API server and the controllers would have set (uid, timestamps, defaulted
+  spec fields, allocated cluster IPs and node ports, a status), so a test may post a bare
+  {"metadata": {"name": ..., "namespace": ...}}, and reject what validation rejects
+  (BadObject). Controllers that make objects of their own (default service accounts,
+  kube-root-ca.crt config maps, token secrets) are not imitated.
 - bulk_pod: a realistic pod of about 4 KiB of JSON (with managedFields), for benchmarks.
 - parse_label_selector / parse_field_selector: the selector languages of the API, with
   the error messages a real server gives.
 - to_table: server-side printing (meta.k8s.io/v1 Table) as kubectl requests it.
 """
+import base64
 import hashlib
 import re
 import time
@@ -486,6 +494,297 @@ def complete_workload(kind):
     return complete
 
 
+# ---- service accounts, services, secrets, config maps ----------------------------------------
+#
+# These kinds carry no metadata.generation and no managedFields here (managed_fields is
+# accepted for the common signature). Error messages name fields and keys, never values:
+# a Secret's data must not end up anywhere but in its answers.
+
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+def _check_config_keys(kind, field, data):
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise BadObject("%s: %s must be a map of strings" % (kind, field))
+    for k in data:
+        if len(k) > 253 or not _CONFIG_KEY.fullmatch(k):
+            raise BadObject("%s: %s[%s]: a valid config key must consist of alphanumeric "
+                            "characters, '-', '_' or '.'" % (kind, field, k))
+
+
+def _check_base64(kind, field, data):
+    """The values of a map of []byte fields (base64 in JSON); the keys name the problem."""
+    for k, v in (data or {}).items():
+        ok = isinstance(v, str)
+        if ok:
+            try:
+                base64.b64decode(v.encode("ascii"), validate=True)
+            except (ValueError, UnicodeEncodeError):
+                ok = False
+        if not ok:
+            raise BadObject("%s: %s[%s]: illegal base64 data" % (kind, field, k))
+
+
+def complete_service_account(obj, now=None, managed_fields=False):
+    now = now or rfc3339()
+    meta = _base_meta(obj, "ServiceAccount", True, now)
+    out = {"kind": "ServiceAccount", "apiVersion": "v1",
+           "metadata": with_key_first(meta, META_ORDER)}
+    for key in ("secrets", "imagePullSecrets"):
+        if obj.get(key):
+            out[key] = obj[key]
+    if obj.get("automountServiceAccountToken") is not None:
+        out["automountServiceAccountToken"] = obj["automountServiceAccountToken"]
+    return out
+
+
+def complete_secret(obj, now=None, managed_fields=False):
+    """stringData is merged into data (base64) and dropped, as the API server stores it;
+    type defaults to Opaque."""
+    now = now or rfc3339()
+    meta = _base_meta(obj, "Secret", True, now)
+    data = obj.get("data")
+    string_data = obj.get("stringData")
+    _check_config_keys("Secret", "data", data)
+    _check_config_keys("Secret", "stringData", string_data)
+    _check_base64("Secret", "data", data)
+    data = dict(data or {})
+    for k, v in (string_data or {}).items():
+        if not isinstance(v, str):
+            raise BadObject("Secret: stringData[%s] must be a string" % k)
+        data[k] = base64.b64encode(v.encode()).decode()
+    stype = obj.get("type") or "Opaque"
+    required = {"kubernetes.io/tls": ("tls.crt", "tls.key"),
+                "kubernetes.io/basic-auth": (),
+                "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+                "kubernetes.io/dockercfg": (".dockercfg",),
+                "kubernetes.io/ssh-auth": ("ssh-privatekey",)}.get(stype, ())
+    for k in required:
+        if k not in data:
+            raise BadObject("Secret: data[%s]: Required value" % k)
+    out = {"kind": "Secret", "apiVersion": "v1", "metadata": with_key_first(meta, META_ORDER)}
+    if obj.get("immutable") is not None:
+        out["immutable"] = obj["immutable"]
+    if data:
+        out["data"] = dict(sorted(data.items()))
+    out["type"] = stype
+    return out
+
+
+def complete_config_map(obj, now=None, managed_fields=False):
+    now = now or rfc3339()
+    meta = _base_meta(obj, "ConfigMap", True, now)
+    data, binary = obj.get("data"), obj.get("binaryData")
+    _check_config_keys("ConfigMap", "data", data)
+    _check_config_keys("ConfigMap", "binaryData", binary)
+    for k, v in (data or {}).items():
+        if not isinstance(v, str):
+            raise BadObject("ConfigMap: data[%s] must be a string" % k)
+    _check_base64("ConfigMap", "binaryData", binary)
+    for k in set(data or {}) & set(binary or {}):
+        raise BadObject("ConfigMap: data[%s]: duplicate of a key in binaryData" % k)
+    out = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": with_key_first(meta, META_ORDER)}
+    if obj.get("immutable") is not None:
+        out["immutable"] = obj["immutable"]
+    if data:
+        out["data"] = dict(sorted(data.items()))
+    if binary:
+        out["binaryData"] = dict(sorted(binary.items()))
+    return out
+
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+
+
+def service_ip(ns, name):
+    """A cluster IP in the default service range 10.96.0.0/12, away from the .0.1 of
+    "kubernetes" and the .0.10 of kube-dns."""
+    h = hashlib.sha1(("svc/%s/%s" % (ns, name)).encode()).digest()
+    return "10.%d.%d.%d" % (96 + h[0] % 16, 1 + h[1] % 254, 2 + h[2] % 252)
+
+
+def node_port(ns, name, port):
+    h = hashlib.sha1(("nodeport/%s/%s/%d" % (ns, name, port)).encode()).digest()
+    return 30000 + int.from_bytes(h[:4], "big") % 2768
+
+
+def complete_service(obj, now=None, managed_fields=False):
+    """A Service as stored after defaulting and IP/port allocation: type ClusterIP, a
+    cluster IP (unless "None" or ExternalName), single-stack IPv4, node ports for NodePort
+    and LoadBalancer, targetPort = port, protocol TCP."""
+    now = now or rfc3339()
+    meta = _base_meta(obj, "Service", True, now)
+    if len(meta["name"]) > 63 or not _DNS1035_LABEL.fullmatch(meta["name"]):
+        raise BadObject("Service %r is invalid: metadata.name must be a DNS-1035 label"
+                        % meta["name"])
+    if not isinstance(obj.get("spec") or {}, dict):
+        raise BadObject("Service: spec must be an object")
+    spec = dict(obj.get("spec") or {})
+    stype = spec.setdefault("type", "ClusterIP")
+    if stype not in SERVICE_TYPES:
+        raise BadObject("Service: spec.type: Unsupported value: supported values: %s"
+                        % ", ".join('"%s"' % t for t in SERVICE_TYPES))
+    headless = spec.get("clusterIP") == "None"
+    given = spec.get("ports") or []
+    if not given and stype != "ExternalName" and not headless:
+        raise BadObject("Service: spec.ports: Required value")
+    ports, names = [], set()
+    for i, p in enumerate(given):
+        if not isinstance(p, dict):
+            raise BadObject("Service: spec.ports[%d]: must be an object" % i)
+        p = dict(p)
+        if not isinstance(p.get("port"), int) or not 0 < p["port"] < 65536:
+            raise BadObject("Service: spec.ports[%d].port: must be between 1 and 65535" % i)
+        if len(given) > 1 and not p.get("name"):
+            raise BadObject("Service: spec.ports[%d].name: Required value" % i)
+        if p.get("name") in names:
+            raise BadObject("Service: spec.ports[%d].name: Duplicate value" % i)
+        names.add(p.get("name"))
+        p.setdefault("protocol", "TCP")
+        if p.get("targetPort") in (None, 0, ""):
+            p["targetPort"] = p["port"]
+        if stype in ("NodePort", "LoadBalancer"):
+            p.setdefault("nodePort", node_port(meta["namespace"], meta["name"], p["port"]))
+        ports.append(with_key_first(p, ("name", "protocol", "appProtocol", "port",
+                                        "targetPort", "nodePort")))
+    if ports:
+        spec["ports"] = ports
+    if stype == "ExternalName":
+        if not spec.get("externalName"):
+            raise BadObject("Service: spec.externalName: Required value")
+        if spec.get("clusterIP"):
+            raise BadObject("Service: spec.clusterIP: Invalid value: may not be set for "
+                            "ExternalName services")
+    else:
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = service_ip(meta["namespace"], meta["name"])
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["sessionAffinity"] == "ClientIP":
+        spec.setdefault("sessionAffinityConfig", {"clientIP": {"timeoutSeconds": 10800}})
+    if stype in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if stype == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if spec.get("selector"):
+        spec["selector"] = dict(sorted(spec["selector"].items()))
+    else:
+        spec.pop("selector", None)
+    spec = with_key_first(spec, (
+        "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs",
+        "sessionAffinity", "loadBalancerIP", "loadBalancerSourceRanges", "externalName",
+        "externalTrafficPolicy", "healthCheckNodePort", "publishNotReadyAddresses",
+        "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy",
+        "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy",
+        "trafficDistribution"))
+    status = obj.get("status") or {"loadBalancer": {}}
+    return {"kind": "Service", "apiVersion": "v1", "metadata": with_key_first(meta, META_ORDER),
+            "spec": spec, "status": status}
+
+
+# ---- RBAC -------------------------------------------------------------------------------------
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _complete_rules(kind, rules, namespaced):
+    out = []
+    for i, r in enumerate(rules or []):
+        where = "%s: rules[%d]" % (kind, i)
+        if not isinstance(r, dict):
+            raise BadObject("%s: must be an object" % where)
+        if not r.get("verbs"):
+            raise BadObject("%s.verbs: Required value: verbs must contain at least one value"
+                            % where)
+        if r.get("nonResourceURLs"):
+            if namespaced:
+                raise BadObject("%s.nonResourceURLs: Invalid value: namespaced rules cannot "
+                                "apply to non-resource URLs" % where)
+            if r.get("apiGroups") or r.get("resources") or r.get("resourceNames"):
+                raise BadObject("%s.nonResourceURLs: Invalid value: rules cannot apply to "
+                                "both regular resources and non-resource URLs" % where)
+        else:
+            if not r.get("apiGroups"):
+                raise BadObject("%s.apiGroups: Required value: resource rules must supply at "
+                                "least one api group" % where)
+            if not r.get("resources"):
+                raise BadObject("%s.resources: Required value: resource rules must supply at "
+                                "least one resource" % where)
+        out.append(with_key_first(r, ("verbs", "apiGroups", "resources", "resourceNames",
+                                      "nonResourceURLs")))
+    return out
+
+
+def complete_role(kind):
+    """Roles and ClusterRoles: stored as posted; "rules" is always written (null when
+    absent), as Go writes a field without omitempty."""
+    namespaced = kind == "Role"
+
+    def complete(obj, now=None, managed_fields=False):
+        now = now or rfc3339()
+        meta = _base_meta(obj, kind, namespaced, now)
+        rules = obj.get("rules")
+        out = {"kind": kind, "apiVersion": RBAC_GROUP + "/v1",
+               "metadata": with_key_first(meta, META_ORDER),
+               "rules": None if rules is None else _complete_rules(kind, rules, namespaced)}
+        if not namespaced and obj.get("aggregationRule") is not None:
+            out["aggregationRule"] = obj["aggregationRule"]
+        return out
+    return complete
+
+
+def complete_binding(kind):
+    """RoleBindings and ClusterRoleBindings, with the defaults of the subjects' apiGroup."""
+    namespaced = kind == "RoleBinding"
+    ref_kinds = ("Role", "ClusterRole") if namespaced else ("ClusterRole",)
+
+    def complete(obj, now=None, managed_fields=False):
+        now = now or rfc3339()
+        meta = _base_meta(obj, kind, namespaced, now)
+        ref = obj.get("roleRef")
+        if not isinstance(ref, dict) or not ref.get("name"):
+            raise BadObject("%s: roleRef.name: Required value" % kind)
+        if ref.get("kind") not in ref_kinds:
+            raise BadObject("%s: roleRef.kind: Unsupported value: %r: supported values: %s"
+                            % (kind, ref.get("kind"), ", ".join('"%s"' % k for k in ref_kinds)))
+        if ref.get("apiGroup") != RBAC_GROUP:
+            raise BadObject('%s: roleRef.apiGroup: Unsupported value: %r: supported values: "%s"'
+                            % (kind, ref.get("apiGroup"), RBAC_GROUP))
+        subjects = []
+        for i, s in enumerate(obj.get("subjects") or []):
+            where = "%s: subjects[%d]" % (kind, i)
+            if not isinstance(s, dict):
+                raise BadObject("%s: must be an object" % where)
+            s = dict(s)
+            if not s.get("name"):
+                raise BadObject("%s.name: Required value" % where)
+            if s.get("kind") == "ServiceAccount":
+                # apiGroup defaults to "", which omitempty leaves out.
+                if not s.get("apiGroup"):
+                    s.pop("apiGroup", None)
+                if not s.get("namespace") and not namespaced:
+                    raise BadObject("%s.namespace: Required value" % where)
+            elif s.get("kind") in ("User", "Group"):
+                s.setdefault("apiGroup", RBAC_GROUP)
+            else:
+                raise BadObject('%s.kind: Unsupported value: %r: supported values: '
+                                '"ServiceAccount", "User", "Group"' % (where, s.get("kind")))
+            subjects.append(with_key_first(s, ("kind", "apiGroup", "name", "namespace")))
+        out = {"kind": kind, "apiVersion": RBAC_GROUP + "/v1",
+               "metadata": with_key_first(meta, META_ORDER)}
+        if subjects:
+            out["subjects"] = subjects
+        out["roleRef"] = with_key_first(ref, ("apiGroup", "kind", "name"))
+        return out
+    return complete
+
+
 # ---- label selectors ---------------------------------------------------------------------
 
 
@@ -727,6 +1026,16 @@ def _meta_fields(o):
     return f
 
 
+def _secret_fields(o):
+    return dict(_meta_fields(o), type=o.get("type", ""))
+
+
+def _service_fields(o):
+    s = o.get("spec", {})
+    return dict(_meta_fields(o), **{"spec.clusterIP": s.get("clusterIP", ""),
+                                    "spec.type": s.get("type", "")})
+
+
 # ---- server-side printing (kubectl's tables) -------------------------------------------------
 
 _NAME_DESC = ("Name must be unique within a namespace. Is required when creating resources, "
@@ -837,6 +1146,168 @@ def _generic_row(o, now):
     return [o["metadata"]["name"], age(o, now)]
 
 
+# The printers of the API server print with Wide set: priority 1 columns are always
+# filled. Counts are integers in "string" columns, as the printers declare them.
+
+SA_COLUMNS = [
+    _col("Name", "string", _NAME_DESC, fmt="name"),
+    _col("Secrets", "string", "Secrets is a list of the secrets in the same namespace that "
+         "pods running using this ServiceAccount are allowed to use. Pods are only limited to "
+         "this list if this service account has a \"kubernetes.io/enforce-mountable-secrets\" "
+         "annotation set to \"true\". The \"kubernetes.io/enforce-mountable-secrets\" "
+         "annotation is deprecated since v1.32. Prefer separate namespaces to isolate access "
+         "to mounted secrets. This field should not be used to find auto-generated service "
+         "account token secrets for use outside of pods. Instead, tokens can be requested "
+         "directly using the TokenRequest API, or service account token secrets can be "
+         "manually created. More info: https://kubernetes.io/docs/concepts/configuration/secret"),
+    _col("Age", "string", _AGE_DESC),
+]
+
+
+def _sa_row(o, now):
+    return [o["metadata"]["name"], len(o.get("secrets") or []), age(o, now)]
+
+
+SVC_COLUMNS = [
+    _col("Name", "string", _NAME_DESC, fmt="name"),
+    _col("Type", "string", "type determines how the Service is exposed. Defaults to "
+         "ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. "
+         "\"ClusterIP\" allocates a cluster-internal IP address for load-balancing to "
+         "endpoints. Endpoints are determined by the selector or if that is not specified, by "
+         "manual construction of an Endpoints object or EndpointSlice objects. If clusterIP "
+         "is \"None\", no virtual IP is allocated and the endpoints are published as a set of "
+         "endpoints rather than a virtual IP. \"NodePort\" builds on ClusterIP and allocates "
+         "a port on every node which routes to the same endpoints as the clusterIP. "
+         "\"LoadBalancer\" builds on NodePort and creates an external load-balancer (if "
+         "supported in the current cloud) which routes to the same endpoints as the "
+         "clusterIP. \"ExternalName\" aliases this service to the specified externalName. "
+         "Several other fields do not apply to ExternalName services. More info: "
+         "https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types"),
+    _col("Cluster-IP", "string", "clusterIP is the IP address of the service and is usually "
+         "assigned randomly. If an address is specified manually, is in-range (as per system "
+         "configuration), and is not in use, it will be allocated to the service; otherwise "
+         "creation of the service will fail. This field may not be changed through updates "
+         "unless the type field is also being changed to ExternalName (which requires this "
+         "field to be blank) or the type field is being changed from ExternalName (in which "
+         "case this field may optionally be specified, as describe above).  Valid values are "
+         "\"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes "
+         "a \"headless service\" (no virtual IP), which is useful when direct endpoint "
+         "connections are preferred and proxying is not required.  Only applies to types "
+         "ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a "
+         "Service of type ExternalName, creation will fail. This field will be wiped when "
+         "updating a Service to type ExternalName. More info: "
+         "https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"),
+    _col("External-IP", "string", "externalIPs is a list of IP addresses for which nodes in "
+         "the cluster will also accept traffic for this service.  These IPs are not managed "
+         "by Kubernetes.  The user is responsible for ensuring that traffic arrives at a node "
+         "with this IP.  A common example is external load-balancers that are not part of "
+         "the Kubernetes system."),
+    _col("Port(s)", "string", "The list of ports that are exposed by this service. More "
+         "info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"),
+    _col("Age", "string", _AGE_DESC),
+    _col("Selector", "string", "Route service traffic to pods with label keys and values "
+         "matching this selector. If empty or not present, the service is assumed to have an "
+         "external process managing its endpoints, which Kubernetes will not modify. Only "
+         "applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is "
+         "ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/",
+         1),
+]
+
+
+def _external_ip(spec, status):
+    stype = spec.get("type", "")
+    external = spec.get("externalIPs") or []
+    if stype in ("ClusterIP", "NodePort"):
+        return ",".join(external) or "<none>"
+    if stype == "LoadBalancer":
+        lb = [i.get("ip") or i.get("hostname") or ""
+              for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+        lb = [x for x in lb if x]
+        return ",".join(lb + external) or "<pending>"
+    if stype == "ExternalName":
+        return spec.get("externalName", "")
+    return "<unknown>"
+
+
+def _svc_row(o, now):
+    spec, st = o.get("spec", {}), o.get("status", {})
+    ports = ",".join("%d:%d/%s" % (p["port"], p["nodePort"], p.get("protocol", ""))
+                     if p.get("nodePort") else "%d/%s" % (p["port"], p.get("protocol", ""))
+                     for p in spec.get("ports") or [])
+    selector = ",".join("%s=%s" % kv for kv in sorted((spec.get("selector") or {}).items()))
+    return [o["metadata"]["name"], spec.get("type", ""),
+            (spec.get("clusterIPs") or ["<none>"])[0], _external_ip(spec, st),
+            ports or "<none>", age(o, now), selector or "<none>"]
+
+
+SECRET_COLUMNS = [
+    _col("Name", "string", _NAME_DESC, fmt="name"),
+    _col("Type", "string", "Used to facilitate programmatic handling of secret data. More "
+         "info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"),
+    _col("Data", "string", "Data contains the secret data. Each key must consist of "
+         "alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data "
+         "is a base64 encoded string, representing the arbitrary (possibly non-string) data "
+         "value here. Described in https://tools.ietf.org/html/rfc4648#section-4"),
+    _col("Age", "string", _AGE_DESC),
+]
+
+
+def _secret_row(o, now):
+    return [o["metadata"]["name"], o.get("type", ""), len(o.get("data") or {}), age(o, now)]
+
+
+CM_COLUMNS = [
+    _col("Name", "string", _NAME_DESC, fmt="name"),
+    _col("Data", "string", "Data contains the configuration data. Each key must consist of "
+         "alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must "
+         "use the BinaryData field. The keys stored in Data must not overlap with the keys in "
+         "the BinaryData field, this is enforced during validation process."),
+    _col("Age", "string", _AGE_DESC),
+]
+
+
+def _cm_row(o, now):
+    return [o["metadata"]["name"], len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+            age(o, now)]
+
+
+ROLE_COLUMNS = [_col("Name", "string", _NAME_DESC, fmt="name"),
+                _col("Created At", "date", _AGE_DESC)]
+
+
+def _role_row(o, now):
+    return [o["metadata"]["name"], o["metadata"].get("creationTimestamp") or
+            "0001-01-01T00:00:00Z"]
+
+
+def binding_columns(kind):
+    what = kind[0].lower() + kind[1:]
+    ref = ("RoleRef can reference a Role in the current namespace or a ClusterRole in the "
+           "global namespace. If the RoleRef cannot be resolved, the Authorizer must return "
+           "an error. This field is immutable." if kind == "RoleBinding" else
+           "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef "
+           "cannot be resolved, the Authorizer must return an error. This field is immutable.")
+    return [_col("Name", "string", _NAME_DESC, fmt="name"), _col("Role", "string", ref),
+            _col("Age", "string", _AGE_DESC),
+            _col("Users", "string", "Users in the " + what, 1),
+            _col("Groups", "string", "Groups in the " + what, 1),
+            _col("ServiceAccounts", "string", "ServiceAccounts in the " + what, 1)]
+
+
+def _binding_row(o, now):
+    ref = o.get("roleRef") or {}
+    users, groups, sas = [], [], []
+    for s in o.get("subjects") or []:
+        if s.get("kind") == "ServiceAccount":
+            sas.append("%s/%s" % (s.get("namespace", ""), s.get("name", "")))
+        elif s.get("kind") == "User":
+            users.append(s.get("name", ""))
+        elif s.get("kind") == "Group":
+            groups.append(s.get("name", ""))
+    return [o["metadata"]["name"], "%s/%s" % (ref.get("kind", ""), ref.get("name", "")),
+            age(o, now), ", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
 def partial_metadata(obj):
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": obj["metadata"]}
@@ -861,9 +1332,31 @@ def to_table(res, objs, list_meta, include_object="Metadata", headers=True, now=
 # ---- the served resources ----------------------------------------------------------------
 
 
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+STATUS_VERBS = ["get", "patch", "update"]
+
+# The group-version of the kinds that subresources answer with from another group.
+SUBRESOURCE_GROUP_VERSIONS = {"Scale": ("autoscaling", "v1"), "Eviction": ("policy", "v1"),
+                              "TokenRequest": ("authentication.k8s.io", "v1")}
+
+_EMPTY_TEMPLATE = {"metadata": {"creationTimestamp": None}, "spec": {"containers": None}}
+
+
+def storage_version_hash(group, version, kind):
+    """discovery's storageVersionHash: the first 8 bytes of SHA-256("group/version/kind"),
+    base64."""
+    digest = hashlib.sha256(("%s/%s/%s" % (group, version, kind)).encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
 class Resource:
+    """One served resource. empty: the fields besides kind, apiVersion and metadata of an
+    empty object of the kind as Go serialises it (zero values of fields without
+    omitempty), which is what bookmarks carry. subresources: (name, kind, verbs), the
+    group-version of kind from SUBRESOURCE_GROUP_VERSIONS when it is another group's."""
+
     def __init__(self, name, singular, kind, group, namespaced, short_names, categories,
-                 fields, complete, columns, row, subresources=()):
+                 fields, complete, columns, row, subresources=(), verbs=None, empty=None):
         self.name = name
         self.singular = singular
         self.kind = kind
@@ -880,42 +1373,96 @@ class Resource:
         self.columns = columns
         self.row = row
         self.subresources = subresources
-        self.verbs = ["create", "delete", "deletecollection", "get", "list", "patch",
-                      "update", "watch"]
-        if not namespaced:
-            self.verbs = [v for v in self.verbs if v != "deletecollection"]
-        self.storage_hash = short_hash(self.api_version + "/" + kind, 11)
+        self.verbs = list(verbs or ALL_VERBS)
+        self.empty = empty or {}
+        self.storage_hash = storage_version_hash(group, self.version, kind)
 
     @property
     def prefix(self):
         return "/api/v1" if not self.group else "/apis/%s/v1" % self.group
 
+    @property
+    def qualified(self):
+        """The group-qualified name of API errors ("deployments.apps", "pods")."""
+        return "%s.%s" % (self.name, self.group) if self.group else self.name
+
+    def subresource_group_version(self, kind):
+        return SUBRESOURCE_GROUP_VERSIONS.get(kind, (self.group, self.version))
+
 
 RESOURCES = {r.name: r for r in [
     Resource("pods", "pod", "Pod", "", True, ["po"], ["all"], _pod_fields, complete_pod,
              POD_COLUMNS, _pod_row,
-             subresources=(("pods/status", "Pod", ["get", "patch", "update"]),
+             subresources=(("pods/status", "Pod", STATUS_VERBS),
                            ("pods/log", "Pod", ["get"]),
-                           ("pods/eviction", "Eviction", ["create"]))),
+                           ("pods/eviction", "Eviction", ["create"])),
+             empty={"spec": {"containers": None}, "status": {}}),
     Resource("namespaces", "namespace", "Namespace", "", False, ["ns"], [], _ns_fields,
              complete_namespace, NS_COLUMNS, _ns_row,
-             subresources=(("namespaces/status", "Namespace", ["get", "patch", "update"]),)),
+             subresources=(("namespaces/status", "Namespace", STATUS_VERBS),),
+             verbs=[v for v in ALL_VERBS if v != "deletecollection"],
+             empty={"spec": {}, "status": {}}),
+    Resource("serviceaccounts", "serviceaccount", "ServiceAccount", "", True, ["sa"], [],
+             _meta_fields, complete_service_account, SA_COLUMNS, _sa_row,
+             subresources=(("serviceaccounts/token", "TokenRequest", ["create"]),)),
+    Resource("services", "service", "Service", "", True, ["svc"], ["all"], _service_fields,
+             complete_service, SVC_COLUMNS, _svc_row,
+             subresources=(("services/proxy", "ServiceProxyOptions",
+                            ["create", "delete", "get", "patch", "update"]),
+                           ("services/status", "Service", STATUS_VERBS)),
+             empty={"spec": {}, "status": {"loadBalancer": {}}}),
+    Resource("secrets", "secret", "Secret", "", True, [], [], _secret_fields, complete_secret,
+             SECRET_COLUMNS, _secret_row),
+    Resource("configmaps", "configmap", "ConfigMap", "", True, ["cm"], [], _meta_fields,
+             complete_config_map, CM_COLUMNS, _cm_row),
     Resource("replicasets", "replicaset", "ReplicaSet", "apps", True, ["rs"], ["all"],
              _rs_fields, complete_replicaset, RS_COLUMNS, _rs_row,
-             subresources=(("replicasets/scale", "Scale", ["get", "patch", "update"]),
-                           ("replicasets/status", "ReplicaSet", ["get", "patch", "update"]))),
+             subresources=(("replicasets/scale", "Scale", STATUS_VERBS),
+                           ("replicasets/status", "ReplicaSet", STATUS_VERBS)),
+             empty={"spec": {"selector": None, "template": _EMPTY_TEMPLATE},
+                    "status": {"replicas": 0}}),
     Resource("deployments", "deployment", "Deployment", "apps", True, ["deploy"], ["all"],
              _meta_fields, complete_workload("Deployment"), GENERIC_COLUMNS, _generic_row,
-             subresources=(("deployments/scale", "Scale", ["get", "patch", "update"]),
-                           ("deployments/status", "Deployment", ["get", "patch", "update"]))),
+             subresources=(("deployments/scale", "Scale", STATUS_VERBS),
+                           ("deployments/status", "Deployment", STATUS_VERBS)),
+             empty={"spec": {"selector": None, "template": _EMPTY_TEMPLATE, "strategy": {}},
+                    "status": {}}),
     Resource("daemonsets", "daemonset", "DaemonSet", "apps", True, ["ds"], ["all"],
              _meta_fields, complete_workload("DaemonSet"), GENERIC_COLUMNS, _generic_row,
-             subresources=(("daemonsets/status", "DaemonSet", ["get", "patch", "update"]),)),
+             subresources=(("daemonsets/status", "DaemonSet", STATUS_VERBS),),
+             empty={"spec": {"selector": None, "template": _EMPTY_TEMPLATE,
+                             "updateStrategy": {}},
+                    "status": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                               "desiredNumberScheduled": 0, "numberReady": 0}}),
     Resource("statefulsets", "statefulset", "StatefulSet", "apps", True, ["sts"], ["all"],
              _meta_fields, complete_workload("StatefulSet"), GENERIC_COLUMNS, _generic_row,
-             subresources=(("statefulsets/scale", "Scale", ["get", "patch", "update"]),
-                           ("statefulsets/status", "StatefulSet", ["get", "patch", "update"]))),
+             subresources=(("statefulsets/scale", "Scale", STATUS_VERBS),
+                           ("statefulsets/status", "StatefulSet", STATUS_VERBS)),
+             empty={"spec": {"selector": None, "template": _EMPTY_TEMPLATE, "serviceName": "",
+                             "updateStrategy": {}},
+                    "status": {"replicas": 0, "availableReplicas": 0}}),
+    Resource("roles", "role", "Role", RBAC_GROUP, True, [], [], _meta_fields,
+             complete_role("Role"), ROLE_COLUMNS, _role_row, empty={"rules": None}),
+    Resource("rolebindings", "rolebinding", "RoleBinding", RBAC_GROUP, True, [], [],
+             _meta_fields, complete_binding("RoleBinding"), binding_columns("RoleBinding"),
+             _binding_row, empty={"roleRef": {"apiGroup": "", "kind": "", "name": ""}}),
+    Resource("clusterroles", "clusterrole", "ClusterRole", RBAC_GROUP, False, [], [],
+             _meta_fields, complete_role("ClusterRole"), ROLE_COLUMNS, _role_row,
+             empty={"rules": None}),
+    Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", RBAC_GROUP,
+             False, [], [], _meta_fields, complete_binding("ClusterRoleBinding"),
+             binding_columns("ClusterRoleBinding"), _binding_row,
+             empty={"roleRef": {"apiGroup": "", "kind": "", "name": ""}}),
 ]}
 
-GROUPS = {"": [r for r in RESOURCES.values() if not r.group],
-          "apps": [r for r in RESOURCES.values() if r.group == "apps"]}
+
+def _groups():
+    """{group: [Resource]}: the groups in the order of RESOURCES (the core group "" first,
+    then as /apis lists them), resources in name order as discovery lists them."""
+    groups = {}
+    for r in RESOURCES.values():
+        groups.setdefault(r.group, []).append(r)
+    return {g: sorted(rs, key=lambda r: r.name) for g, rs in groups.items()}
+
+
+GROUPS = _groups()
