@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "pprof.h"
 #include "role.h"
+#include "timeutil.h"
 
 /* Reads a whole file into out, whose bound limits the size. */
 static int read_file(const char *path, struct buf *out)
@@ -103,6 +104,12 @@ int cmd_upload(int argc, char **argv, char **envp)
 		if (upload_file(role.uploader, &meta, cfg.args[i]) != 0)
 			failed++;
 
+	{
+		char d[32];
+		time_format_duration(cfg.flush_timeout_ns, d, sizeof(d));
+		log_info("%zu files read, %zu invalid; delivering (flush timeout %s)", cfg.nargs,
+			 failed, d);
+	}
 	if (uploader_flush(role.uploader, cfg.flush_timeout_ns) != 0 && cfg.spool_dir)
 		log_warn("not everything was delivered within the flush timeout; the rest "
 			 "stays in %s for the next run", cfg.spool_dir);

@@ -106,6 +106,24 @@ static int check_arrivals(struct fake_coroot *f, long from, long to)
 	return ok;
 }
 
+/* Waits until the log file holds text. */
+static int wait_log(const char *path, const char *text, int ms)
+{
+	for (int t = 0; t < ms; t += 50) {
+		struct buf l;
+		int found;
+
+		buf_init(&l, 0);
+		found = test_read_file(path, &l) == 0 && l.data && strstr(l.data, text);
+		buf_free(&l);
+		if (found)
+			return 0;
+		usleep(50000);
+	}
+	fprintf(stderr, "  no \"%s\" in %s within %d ms\n", text, path, ms);
+	return -ETIMEDOUT;
+}
+
 /*
  * The scenario: run 1 uploads profiles 1..100 while Coroot is down and exits after a
  * short flush; run 2 starts with 101..200, Coroot comes up a moment later, and run 2
@@ -149,7 +167,13 @@ static long outage(struct fake_coroot *f, const char *spool_max, int *st1, int *
 		if (strcmp(opts2[i], "1s") == 0)
 			opts2[i] = "60s";
 	pid = start_upload(in, NPROFILES / 2 + 1, NPROFILES, opts2, log2);
-	usleep(700 * 1000); /* run 2 fails a few attempts too */
+	/* every profile of run 2 queued (the bounds then dropped exactly the oldest of
+	 * all), and a few attempts failed too */
+	if (wait_log(log2, "files read", 30000) != 0) {
+		test_stop(pid, 1000);
+		goto out;
+	}
+	usleep(300 * 1000);
 	if (fake_start(f, NULL) != 0) {
 		test_stop(pid, 1000);
 		goto out;
