@@ -37,6 +37,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Silences podprof's log (errors included): hostile input makes every parser log. */
 void fuzz_quiet(void);
+/* The LLVMFuzzerInitialize() of a target whose only set-up is fuzz_quiet(). */
+#define FUZZ_QUIET_INITIALIZE()                                                      \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                            \
+	{                                                                            \
+		(void)argc;                                                          \
+		(void)argv;                                                          \
+		fuzz_quiet();                                                        \
+		return 0;                                                            \
+	}
 
 /* ---- reading structured values from the front of the input ------------------------ */
 

@@ -188,13 +188,7 @@ static void check_snapshot(struct watch *w)
 	FUZZ_CHECK(st.targets == w->nids && st.targets <= st.pods);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_QUIET_INITIALIZE()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

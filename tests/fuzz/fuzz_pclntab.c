@@ -81,13 +81,7 @@ static void symbolize(const struct pclntab *t, int minor, const uint64_t *pcs, s
 	symcache_free(c);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_QUIET_INITIALIZE()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -104,13 +104,7 @@ static void names(const char *s)
 	FUZZ_CHECK(strncmp(out, s, strlen(out)) == 0);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_QUIET_INITIALIZE()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -228,7 +228,7 @@ double fc_role_metric(struct fc_role *r, const char *series)
 	return v;
 }
 
-static long files_in(const char *dir)
+long fc_files_in(const char *dir)
 {
 	struct fc_bodies b = {0};
 	long n;
@@ -249,13 +249,13 @@ int fc_role_kill(struct fc_role *r, struct fc_bodies *spooled)
 	if (r->pid <= 0)
 		return -EINVAL;
 	buf_init(&m, 0);
-	before = files_in(r->out);
+	before = fc_files_in(r->out);
 	if (fc_role_get(r, "/metrics", &m) != 200) {
 		buf_free(&m);
 		return -EIO;
 	}
 	kill(r->pid, SIGSTOP);
-	after = files_in(r->out);
+	after = fc_files_in(r->out);
 	if (spooled)
 		fc_bodies_from_spool(spooled, r->spool);
 	q = prom_value(m.data, "podprof_upload_queue_length");
@@ -384,6 +384,20 @@ int fc_count_threads(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	return count_entries(path);
+}
+
+int fc_role_wait_spool(struct fc_role *r, int nonempty, int ms)
+{
+	for (int t = 0; t < ms; t += 200) {
+		double files = fc_role_metric(r, "podprof_upload_spool_files");
+
+		if (nonempty ? files > 0 : files == 0)
+			return 0;
+		usleep(200000);
+	}
+	fprintf(stderr, "  %s: %s in %d ms\n", r->name,
+		nonempty ? "nothing reached the spool" : "the spool was not emptied", ms);
+	return -ETIMEDOUT;
 }
 
 /* Finds the TCP socket of inode in one /proc/<pid>/net/tcp* table; 0 when found. */

@@ -58,6 +58,10 @@ int fc_role_kill(struct fc_role *r, struct fc_bodies *spooled);
 int fc_role_get(struct fc_role *r, const char *path, struct buf *out);
 /* A series of the running process's /metrics, or -1. */
 double fc_role_metric(struct fc_role *r, const char *series);
+/* Waits up to ms until the running process's spool is empty (nonempty 0: everything
+ * delivered) or holds profiles (nonempty 1: the memory queue overflowed). 0 or
+ * -ETIMEDOUT (said on stderr). */
+int fc_role_wait_spool(struct fc_role *r, int nonempty, int ms);
 /* The sum of every series of a metric family (name without labels), or -1. */
 double fc_prom_sum(const char *text, const char *family);
 /* Frees the arguments; with rm, removes the directory. Stops a running process. */
@@ -94,6 +98,8 @@ void fc_bodies_free(struct fc_bodies *b);
 void fc_bodies_merge(struct fc_bodies *dst, const struct fc_bodies *src);
 /* Adds the bodies of every *.pb.gz file under dir (recursively). 0 or -errno. */
 int fc_bodies_from_dir(struct fc_bodies *b, const char *dir);
+/* How many profile bodies the directory (searched as fc_bodies_from_dir) holds. */
+long fc_files_in(const char *dir);
 /* Adds the bodies of every spool file in dir (their header removed). */
 int fc_bodies_from_spool(struct fc_bodies *b, const char *dir);
 /* Adds the bodies a fake Coroot receiver recorded in record_dir whose X-Api-Key

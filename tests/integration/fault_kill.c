@@ -33,29 +33,6 @@
 #define UNDER_SANITIZER 0
 #endif
 
-static int wait_drained(struct fc_role *r, int ms)
-{
-	for (int t = 0; t < ms; t += 200) {
-		if (fc_role_metric(r, "podprof_upload_spool_files") == 0)
-			return 0;
-		usleep(200000);
-	}
-	fprintf(stderr, "  %s: the spool was not emptied in %d ms\n", r->name, ms);
-	return -ETIMEDOUT;
-}
-
-/* Waits until the role has written profiles to its spool (the memory queue overflowed). */
-static int wait_spooled(struct fc_role *r, int ms)
-{
-	for (int t = 0; t < ms; t += 200) {
-		if (fc_role_metric(r, "podprof_upload_spool_files") > 0)
-			return 0;
-		usleep(200000);
-	}
-	fprintf(stderr, "  %s: nothing reached the spool in %d ms\n", r->name, ms);
-	return -ETIMEDOUT;
-}
-
 /* Checks one role at the end; 1 when the guarantee held. */
 static int account(struct fixture *x, struct fc_role *r, const char *key,
 		   const struct fc_bodies *snap)
@@ -110,8 +87,8 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 
 	/* 1. the receiver down: the memory queue overflows into the spool (64 KiB) */
 	fx_coroot_kill(&x);
-	CHECK_EQ(wait_spooled(&x.cluster, 30000), 0);
-	CHECK_EQ(wait_spooled(&x.node, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.cluster, 1, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.node, 1, 30000), 0);
 	usleep(1000000);
 	CHECK_EQ(fc_role_kill(&x.cluster, &snap_c), 0);
 	CHECK_EQ(fc_role_kill(&x.node, &snap_n), 0);
@@ -123,8 +100,8 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 	fc_monitor_watch(1, x.node.pid);
 	usleep(1500000);
 	CHECK_EQ(fx_coroot_up(&x), 0);
-	CHECK_EQ(wait_drained(&x.cluster, 30000), 0);
-	CHECK_EQ(wait_drained(&x.node, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.node, 0, 30000), 0);
 
 	/* 2. killed while delivering, with the receiver up */
 	usleep(2500000);
@@ -135,8 +112,8 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 	fc_monitor_watch(1, x.node.pid);
 	CHECK_EQ(fx_wait_converged(&x, 20000), 0);
 	usleep(3000000);
-	CHECK_EQ(wait_drained(&x.cluster, 30000), 0);
-	CHECK_EQ(wait_drained(&x.node, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.node, 0, 30000), 0);
 
 	/* the end */
 	CHECK(fc_role_stop(&x.cluster) >= 0);

@@ -100,28 +100,6 @@ static int wait_more(struct fixture *x, const char *key, long before, long n, in
 	return -ETIMEDOUT;
 }
 
-static int wait_drained(struct fc_role *r, int ms)
-{
-	for (int t = 0; t < ms; t += 200) {
-		if (fc_role_metric(r, "podprof_upload_spool_files") == 0)
-			return 0;
-		usleep(200000);
-	}
-	fprintf(stderr, "  %s: the spool was not emptied in %d ms\n", r->name, ms);
-	return -ETIMEDOUT;
-}
-
-static long count_files(const char *dir)
-{
-	struct fc_bodies b = {0};
-	long n;
-
-	fc_bodies_from_dir(&b, dir);
-	n = (long)b.n;
-	fc_bodies_free(&b);
-	return n;
-}
-
 /* The accounting of one role at the end; returns 1 when it holds. */
 static int account(struct fixture *x, struct fc_role *r, const char *key, long dup_allowed)
 {
@@ -152,10 +130,10 @@ static int account(struct fixture *x, struct fc_role *r, const char *key, long d
 
 static int node_progress(struct fixture *x, int ms)
 {
-	long before = count_files(x->node.out);
+	long before = fc_files_in(x->node.out);
 
 	usleep((useconds_t)ms * 1000);
-	return count_files(x->node.out) > before;
+	return fc_files_in(x->node.out) > before;
 }
 
 TEST(both_roles_survive_every_peer_fault)
@@ -241,8 +219,8 @@ TEST(both_roles_survive_every_peer_fault)
 
 	/* back up: what waited is delivered */
 	CHECK_EQ(fx_coroot_up(&x), 0);
-	CHECK_EQ(wait_drained(&x.cluster, 30000), 0);
-	CHECK_EQ(wait_drained(&x.node, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.node, 0, 30000), 0);
 	CHECK_EQ(fx_wait_converged(&x, 20000), 0);
 
 	/* back to the baseline once quiet, against the same number of peers */
@@ -272,8 +250,8 @@ TEST(both_roles_survive_every_peer_fault)
 	before = fx_received_count(&x, "node-key");
 	usleep(1000000);
 	CHECK_EQ(fx_coroot_up(&x), 0);
-	CHECK_EQ(wait_drained(&x.cluster, 30000), 0);
-	CHECK_EQ(wait_drained(&x.node, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
+	CHECK_EQ(fc_role_wait_spool(&x.node, 0, 30000), 0);
 	CHECK(fx_received_count(&x, "node-key") > before);
 	CHECK_EQ(fx_wait_converged(&x, 20000), 0);
 
