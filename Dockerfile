@@ -42,7 +42,7 @@ LABEL org.opencontainers.image.title="podprof" \
       org.opencontainers.image.version="${VERSION}"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libcurl4 libcjson1 libyaml-0-2 libprotobuf-c1 libelf1 libmicrohttpd12 zlib1g \
+      libcurl4 libcjson1 libyaml-0-2 libelf1 libmicrohttpd12 zlib1g \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /podprof /usr/bin/podprof

@@ -1,14 +1,33 @@
 /*
- * Decoding of pprof bytes from outside: gunzip (capped), protobuf-c unpack under an
- * allocation budget, then a validating copy into podprof's own layout (profile.h).
+ * Decoding of pprof bytes from outside: gunzip (capped), then a reader of the protobuf
+ * wire format (wire.h) that parses straight into podprof's own layout (profile.h) and
+ * checks every limit, string index and reference on the way.
  *
- * Why a budget: protobuf-c allocates a struct per message and 8 bytes per varint
- * element, so a protobuf made of empty submessages or one-byte varints expands to tens
- * of times its size in memory. The allocator handed to protobuf-c refuses to go past
- * DECODE_BUDGET_FACTOR times the input (never more than DECODE_BUDGET_MAX); frees are
- * not credited, which keeps the bound simple and also covers protobuf-c's scratch
- * allocations. Go's heap, block, mutex and goroutine profiles measure 6 to 9 times their
- * protobuf size; short stacks with labels reach about 11.
+ * Two walks over the bytes. The first reads the framing only (tags and lengths, down
+ * to the fields of samples and locations) and counts the rows of every table, so that
+ * the limits hold before anything is allocated, every table is allocated once at its
+ * size, and string indexes can be checked where they are read although Go writes the
+ * string table after everything that refers to it. The second walk parses every field
+ * into the tables. References by id are resolved last, when every id is known.
+ *
+ * Why not protobuf-c's unpack: it allocates a struct per sample, location and line and
+ * 8 bytes per varint, which made decoding cost three times the gunzip of the same
+ * profile; the cluster role decodes every scraped profile, and tests/bench/scrape.c
+ * holds its CPU to 3x the gunzip+gzip floor. protobuf-c and profile.proto stay as the
+ * reference: tests/unit/pprof_wire_test.c decodes real and mutated profiles with both
+ * and checks that they agree.
+ *
+ * Both forms of a repeated scalar are read (packed, as Go writes them, or one field per
+ * value); unknown fields are skipped by their wire type; a known field with another wire
+ * type than its own is -EBADMSG, as in Go's pprof reader (protobuf-c, the reference
+ * reader of the unit tests, agrees but for bools, which it takes in any wire type). A
+ * string ends at its first NUL byte: the string table holds C strings.
+ *
+ * Why a budget: a protobuf of empty submessages or one-byte varints expands in memory
+ * (two bytes of input make a 32-byte location, one byte an 8-byte location id). Every
+ * allocation is charged against DECODE_BUDGET_FACTOR times the input (at most
+ * DECODE_BUDGET_MAX) before it is made, and decoding stops with -E2BIG when it would go
+ * past that. Go's profiles need 2 to 6 times their protobuf size.
  *
  * Why renumbering: the input's ids are only checked for being non-zero, unique and
  * referenced correctly; afterwards each row's id is its index + 1, so every later walk
@@ -20,9 +39,7 @@
 #include <string.h>
 
 #define LOG_MODULE "pprof"
-#include "htab.h"
-#include "profile.h"
-#include "profile.pb-c.h"
+#include "decode.h"
 
 #define DECODE_BUDGET_FACTOR 16
 #define DECODE_BUDGET_MIN ((size_t)1 << 20)
@@ -39,414 +56,386 @@ const struct pprof_limits pprof_default_limits = {
     .max_values = 16,
 };
 
-typedef Perftools__Profiles__Profile pb_profile;
+/* ---- the budget --------------------------------------------------------------------- */
 
-/* ---- the allocation budget of protobuf-c ------------------------------------------- */
-
-/*
- * protobuf-c allocates a small struct per message (a sample, a location, a line...):
- * tens of thousands of mallocs and frees per profile. They come from an arena here,
- * chunks carved in order and freed all at once after the conversion, which is where
- * most of the decoding time went otherwise.
- */
-#define ARENA_CHUNK ((size_t)256 << 10)
-
-struct chunk {
-	struct chunk *next;
-	size_t used, size;
-	max_align_t data[];
-};
-
-struct budget {
-	size_t left;
-	int exceeded;
-	struct chunk *chunks;
-};
-
-static void *budget_alloc(void *data, size_t size)
+/* Takes size bytes from the budget; -E2BIG when they are not left. */
+int pprof_decode_charge(struct dec *d, size_t size)
 {
-	struct budget *b = data;
-	struct chunk *c = b->chunks;
-	void *p = NULL;
-
-	size = (size + 15) & ~(size_t)15;
-	if (size > b->left) {
-		b->exceeded = 1;
-		goto out;
+	if (size > d->budget) {
+		log_debug("decode: %zu bytes of protobuf exceed the memory budget", d->len);
+		return -E2BIG;
 	}
-	b->left -= size;
-	if (!c || c->size - c->used < size) {
-		size_t n = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
-		c = malloc(sizeof(*c) + n);
-		if (!c)
-			goto out;
-		c->used = 0;
-		c->size = n;
-		/* a large allocation gets a chunk of its own, behind the current one */
-		if (b->chunks && n != ARENA_CHUNK) {
-			c->next = b->chunks->next;
-			b->chunks->next = c;
-		} else {
-			c->next = b->chunks;
-			b->chunks = c;
-		}
-	}
-	p = (char *)c->data + c->used;
-	c->used += size;
-out:
-	return p;
+	d->budget -= size;
+	return 0;
 }
 
-static void budget_free(void *data, void *ptr)
+/* Makes room for n more bytes in table t, charging the growth first; the capacity is
+ * computed as buf_reserve() will grow it (doubling). */
+int pprof_decode_reserve(struct dec *d, struct buf *t, size_t n)
 {
-	/* everything goes at once, in budget_release */
-	(void)data;
-	(void)ptr;
+	size_t cap;
+	int ret;
+
+	if (t->cap - t->len > n)
+		return 0;
+	if (n > d->budget)
+		return pprof_decode_charge(d, n);
+	cap = t->cap ? t->cap : 256;
+	while (cap < t->len + n + 1)
+		cap *= 2;
+	ret = pprof_decode_charge(d, cap - t->cap);
+	return ret ? ret : buf_reserve(t, n);
 }
 
-static void budget_release(struct budget *b)
+/* Makes room for exactly n more bytes in table t, not rounded up to a power of two, for
+ * the tables whose size the first walk counted: that size is t's bound while it is
+ * allocated. */
+static int reserve_exact(struct dec *d, struct buf *t, size_t n)
 {
-	while (b->chunks) {
-		struct chunk *c = b->chunks;
-		b->chunks = c->next;
-		free(c);
-	}
+	size_t max = t->max;
+	int ret;
+
+	if (t->cap - t->len > n)
+		return 0;
+	ret = pprof_decode_charge(d, t->len + n + 1 - t->cap);
+	if (ret)
+		return ret;
+	t->max = t->len + n;
+	ret = buf_reserve(t, n);
+	t->max = max;
+	return ret;
 }
 
 /* ---- id -> index maps --------------------------------------------------------------- */
 
-/* The rows' ids in input order; dense when they are 1..n (Go's writer does that), else
- * looked up through a hash index. */
-struct idmap {
-	uint64_t *ids;
-	size_t n;
-	int dense;
-	struct htab index;
-};
-
-struct id_key {
-	const struct idmap *m;
-	uint64_t id;
-};
-
-static int id_eq(const void *ctx, size_t i)
-{
-	const struct id_key *k = ctx;
-
-	return k->m->ids[i] == k->id;
-}
-
 /* Index + 1 of the row with this id, or 0 when there is none. */
-static size_t idmap_find(const struct idmap *m, uint64_t id)
+static inline size_t idmap_find(const struct idmap *m, uint64_t id)
 {
-	struct id_key k = {m, id};
+	size_t lo = 0, hi = m->n;
 
 	if (m->dense)
-		return id >= 1 && id <= m->n ? (size_t)id : 0;
-	return htab_find(&m->index, hash64_u64(id, 0), id_eq, &k);
+		return id - 1 < m->n ? (size_t)id : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->sorted[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->n && m->sorted[lo].id == id ? (size_t)m->sorted[lo].index + 1 : 0;
 }
 
-/* Takes ids (n of them, malloc'd); -EPROTO on a zero or duplicate id. */
-static int idmap_build(struct idmap *m, uint64_t *ids, size_t n, const char *what)
+/* Sorts the ids read into m when they are not 1..n (a radix sort: eight passes over
+ * the bytes of the ids); -EPROTO on a zero or repeated id. */
+static int idmap_index(struct dec *d, struct idmap *m, const char *what)
 {
+	struct id_row *tmp = NULL, *from, *to;
 	int ret = 0;
 
-	m->ids = ids;
-	m->n = n;
-	m->dense = 1;
-	for (size_t i = 0; i < n && m->dense; i++)
-		m->dense = ids[i] == i + 1;
 	if (m->dense)
 		goto out;
-	ret = htab_init(&m->index, n);
-	for (size_t i = 0; i < n && !ret; i++) {
-		if (ids[i] == 0 || idmap_find(m, ids[i])) {
+	if ((ret = pprof_decode_charge(d, 2 * (m->n + 1) * sizeof(*tmp))))
+		goto out;
+	ret = -ENOMEM;
+	m->sorted = malloc((m->n + 1) * sizeof(*m->sorted));
+	tmp = malloc((m->n + 1) * sizeof(*tmp));
+	if (!m->sorted || !tmp)
+		goto out;
+	for (size_t i = 0; i < m->n; i++)
+		m->sorted[i] = (struct id_row){m->ids[i], i};
+	from = m->sorted;
+	to = tmp;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = {0};
+		struct id_row *t;
+
+		for (size_t i = 0; i < m->n; i++)
+			count[((from[i].id >> shift) & 0xff) + 1]++;
+		for (int b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < m->n; i++)
+			to[count[(from[i].id >> shift) & 0xff]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	/* eight passes: the sorted rows are back in m->sorted */
+	ret = 0;
+	for (size_t i = 0; i < m->n && !ret; i++) {
+		if (m->sorted[i].id == 0 || (i > 0 && m->sorted[i].id == m->sorted[i - 1].id)) {
 			log_debug("decode: %s id %llu is zero or repeated", what,
-				  (unsigned long long)ids[i]);
+				  (unsigned long long)m->sorted[i].id);
 			ret = -EPROTO;
-		} else {
-			ret = htab_add(&m->index, hash64_u64(ids[i], 0), i);
 		}
 	}
 out:
+	free(tmp);
 	return ret;
 }
 
 static void idmap_free(struct idmap *m)
 {
 	free(m->ids);
-	htab_free(&m->index);
+	free(m->sorted);
 }
 
-/* ---- validating copy ---------------------------------------------------------------- */
+/* ---- the first walk: framing and row counts ----------------------------------------- */
 
-struct conv {
-	const pb_profile *m;
-	const struct pprof_limits *lim;
-	struct pprof_profile *p;
-	struct idmap maps, fns, locs;
+/* Rows of each table, from the first walk: the Profile's, indexed by field number, and
+ * those inside samples and locations. */
+struct counts {
+	size_t rows[PROFILE_STRING_TABLE + 1];
+	size_t string_bytes, locids, labels, lines;
 };
 
-static int str_ok(const struct conv *c, int64_t idx)
+/* Counts the location ids and labels of a sample, or the lines of a location (field
+ * counted: its field number for them). Only the framing is checked here. */
+static int scan_rows(const uint8_t *p, const uint8_t *end, uint32_t ids, uint32_t counted,
+		     size_t *nids, size_t *nrows)
 {
-	return idx >= 0 && (uint64_t)idx < c->m->n_string_table;
+	while (p < end) {
+		const uint8_t *value;
+		uint32_t f;
+		unsigned wt;
+		size_t n;
+
+		if (wire_tag(&p, end, &f, &wt))
+			return -EBADMSG;
+		value = p;
+		if (wt == WT_LEN) {
+			if (wire_len(&p, end, &n))
+				return -EBADMSG;
+			value = p;
+			p += n;
+		} else if (wire_skip(&p, end, wt)) {
+			return -EBADMSG;
+		}
+		if (f == ids)
+			*nids += wt == WT_LEN ? wire_varints_in(value, p) : 1;
+		else if (f == counted)
+			(*nrows)++;
+	}
+	return 0;
 }
 
-#define BAD(...)                                                                          \
-	do {                                                                              \
-		log_debug("decode: " __VA_ARGS__);                                        \
-		ret = -EPROTO;                                                            \
-		goto out;                                                                 \
-	} while (0)
-
-static int check_counts(const pb_profile *m, const struct pprof_limits *lim)
+static int scan_profile(const uint8_t *p, const uint8_t *end, struct counts *c)
 {
+	while (p < end) {
+		const uint8_t *value;
+		uint32_t f;
+		unsigned wt;
+		size_t n = 0, none = 0;
+		int ret = 0;
+
+		if (wire_tag(&p, end, &f, &wt) || !profile_wire_type_ok(f, wt))
+			return -EBADMSG;
+		if (wt != WT_LEN) {
+			if (wire_skip(&p, end, wt))
+				return -EBADMSG;
+			continue;
+		}
+		if (wire_len(&p, end, &n))
+			return -EBADMSG;
+		value = p;
+		p += n;
+		if (f <= PROFILE_STRING_TABLE)
+			c->rows[f]++;
+		if (f == PROFILE_STRING_TABLE)
+			c->string_bytes += n;
+		else if (f == PROFILE_SAMPLE)
+			ret = scan_rows(value, p, SAMPLE_LOCATION_ID, SAMPLE_LABEL, &c->locids,
+					&c->labels);
+		else if (f == PROFILE_LOCATION)
+			ret = scan_rows(value, p, 0, LOCATION_LINE, &none, &c->lines);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_counts(const struct counts *c, const struct pprof_limits *lim)
+{
+	const size_t *n = c->rows;
 	int ret = 0;
 
-	if (m->n_sample > lim->max_samples || m->n_location > lim->max_locations ||
-	    m->n_mapping > lim->max_locations || m->n_function > lim->max_functions ||
-	    m->n_string_table > lim->max_strings || m->n_sample_type > lim->max_values) {
+	if (n[PROFILE_SAMPLE] > lim->max_samples || n[PROFILE_LOCATION] > lim->max_locations ||
+	    n[PROFILE_MAPPING] > lim->max_locations || n[PROFILE_FUNCTION] > lim->max_functions ||
+	    n[PROFILE_STRING_TABLE] > lim->max_strings ||
+	    n[PROFILE_SAMPLE_TYPE] > lim->max_values) {
 		log_debug("decode: too large: %zu samples, %zu locations, %zu mappings, "
 			  "%zu functions, %zu strings, %zu sample types",
-			  m->n_sample, m->n_location, m->n_mapping, m->n_function,
-			  m->n_string_table, m->n_sample_type);
+			  n[PROFILE_SAMPLE], n[PROFILE_LOCATION], n[PROFILE_MAPPING],
+			  n[PROFILE_FUNCTION], n[PROFILE_STRING_TABLE], n[PROFILE_SAMPLE_TYPE]);
 		ret = -E2BIG;
 	}
 	return ret;
 }
 
-static int conv_strings(struct conv *c)
+static int alloc_ids(struct dec *d, struct idmap *m, size_t n)
 {
-	const pb_profile *m = c->m;
-	size_t total = 0;
-	int ret = -ENOMEM;
+	int ret = pprof_decode_charge(d, (n + 1) * sizeof(*m->ids));
 
-	if (m->n_string_table == 0 || m->string_table[0][0] != '\0')
-		BAD("string_table[0] is not \"\"");
-	for (size_t i = 1; i < m->n_string_table; i++)
-		total += strlen(m->string_table[i]) + 1;
-	if (buf_reserve(&c->p->strdata, total) ||
-	    buf_reserve(&c->p->stroff, m->n_string_table * sizeof(size_t)))
+	if (ret)
+		return ret;
+	m->n = n;
+	m->dense = 1;
+	m->ids = malloc((n + 1) * sizeof(*m->ids));
+	return m->ids ? 0 : -ENOMEM;
+}
+
+/* Allocates every table whose size the first walk told. */
+static int alloc_tables(struct dec *d, const struct counts *c)
+{
+	struct pprof_profile *p = d->p;
+	const size_t *n = c->rows;
+	size_t values;
+	int ret = -E2BIG;
+
+	if (__builtin_mul_overflow(n[PROFILE_SAMPLE], n[PROFILE_SAMPLE_TYPE], &values) ||
+	    __builtin_mul_overflow(values, sizeof(int64_t), &values))
 		goto out;
-	for (size_t i = 1; i < m->n_string_table; i++) {
-		const char *s = m->string_table[i];
-
-		if (pprof_profile_add_string(c->p, s, strlen(s)) < 0)
-			goto out;
-	}
+	if ((ret = alloc_ids(d, &d->maps, n[PROFILE_MAPPING])) ||
+	    (ret = alloc_ids(d, &d->fns, n[PROFILE_FUNCTION])) ||
+	    (ret = alloc_ids(d, &d->locs, n[PROFILE_LOCATION])) ||
+	    (ret = reserve_exact(d, &p->types, n[PROFILE_SAMPLE_TYPE] * sizeof(struct pp_vtype))) ||
+	    (ret = reserve_exact(d, &p->samples, n[PROFILE_SAMPLE] * sizeof(struct pp_sample))) ||
+	    (ret = reserve_exact(d, &p->values, values)) ||
+	    (ret = reserve_exact(d, &p->mappings,
+				 n[PROFILE_MAPPING] * sizeof(struct pp_mapping))) ||
+	    (ret = reserve_exact(d, &p->locations,
+				 n[PROFILE_LOCATION] * sizeof(struct pp_location))) ||
+	    (ret = reserve_exact(d, &p->functions,
+				 n[PROFILE_FUNCTION] * sizeof(struct pp_function))) ||
+	    (ret = reserve_exact(d, &p->stroff, n[PROFILE_STRING_TABLE] * sizeof(size_t))) ||
+	    (ret = reserve_exact(d, &p->strdata, c->string_bytes + n[PROFILE_STRING_TABLE])) ||
+	    (ret = reserve_exact(d, &p->locids, c->locids * sizeof(uint64_t))) ||
+	    (ret = reserve_exact(d, &p->labels, c->labels * sizeof(struct pp_label))) ||
+	    (ret = reserve_exact(d, &p->lines, c->lines * sizeof(struct pp_line))))
+		goto out;
 	ret = 0;
 out:
 	return ret;
 }
 
-/* Builds the id map of n protobuf rows whose uint64 id sits at offset off. */
-static int build_idmap(struct idmap *map, void *const *rows, size_t n, size_t off,
-		       const char *what)
-{
-	uint64_t *ids = malloc((n + 1) * sizeof(*ids));
-	int ret = -ENOMEM;
+/* ---- references ---------------------------------------------------------------------- */
 
-	if (!ids)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		memcpy(&ids[i], (const char *)rows[i] + off, sizeof(*ids));
-	ret = idmap_build(map, ids, n, what); /* takes ids, even on error */
-out:
-	return ret;
+/* Replaces the ids in ids[0..n) by the index + 1 of their row in m; the index of the
+ * first id that has no row, or n. */
+static size_t resolve_ids(const struct idmap *m, uint64_t *ids, size_t n)
+{
+	size_t bad = n;
+
+	if (m->dense) {
+		/* ids are already index + 1: only the range is checked, branch-free */
+		uint64_t out = 0;
+
+		for (size_t k = 0; k < n; k++)
+			out |= ids[k] - 1 >= m->n;
+		for (size_t k = 0; out && k < n && bad == n; k++)
+			if (ids[k] - 1 >= m->n)
+				bad = k;
+		return bad;
+	}
+	for (size_t k = 0; k < n && bad == n; k++) {
+		size_t idx = idmap_find(m, ids[k]);
+
+		if (idx)
+			ids[k] = idx;
+		else
+			bad = k;
+	}
+	return bad;
 }
 
-static int conv_header(struct conv *c)
+static int resolve(struct dec *d)
 {
-	const pb_profile *m = c->m;
-	struct pprof_profile *p = c->p;
-	int ret = -ENOMEM;
-
-	if (buf_reserve(&p->types, m->n_sample_type * sizeof(struct pp_vtype)))
-		goto out;
-	for (size_t i = 0; i < m->n_sample_type; i++) {
-		struct pp_vtype t = {m->sample_type[i]->type, m->sample_type[i]->unit};
-
-		if (!str_ok(c, t.type) || !str_ok(c, t.unit))
-			BAD("sample type %zu: bad string index", i);
-		pp_push(&p->types, &t, sizeof(t));
-	}
-	if (m->period_type) {
-		p->period_type.type = m->period_type->type;
-		p->period_type.unit = m->period_type->unit;
-	}
-	if (!str_ok(c, p->period_type.type) || !str_ok(c, p->period_type.unit) ||
-	    !str_ok(c, m->drop_frames) || !str_ok(c, m->keep_frames) ||
-	    !str_ok(c, m->default_sample_type))
-		BAD("profile: bad string index");
-	for (size_t i = 0; i < m->n_comment; i++) {
-		if (!str_ok(c, m->comment[i]))
-			BAD("comment %zu: bad string index", i);
-		if (pp_push(&p->comments, &m->comment[i], sizeof(int64_t))) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	p->period = m->period;
-	p->time_nanos = m->time_nanos;
-	p->duration_nanos = m->duration_nanos;
-	p->drop_frames = m->drop_frames;
-	p->keep_frames = m->keep_frames;
-	p->default_sample_type = m->default_sample_type;
-	ret = 0;
-out:
-	return ret;
-}
-
-static int conv_tables(struct conv *c)
-{
-	const pb_profile *m = c->m;
-	struct pprof_profile *p = c->p;
-	int ret = -ENOMEM;
-
-	if (buf_reserve(&p->mappings, m->n_mapping * sizeof(struct pp_mapping)) ||
-	    buf_reserve(&p->functions, m->n_function * sizeof(struct pp_function)) ||
-	    buf_reserve(&p->locations, m->n_location * sizeof(struct pp_location)))
-		goto out;
-	for (size_t i = 0; i < m->n_mapping; i++) {
-		const Perftools__Profiles__Mapping *x = m->mapping[i];
-		struct pp_mapping r = {x->memory_start, x->memory_limit, x->file_offset,
-				       x->filename, x->build_id, !!x->has_functions,
-				       !!x->has_filenames, !!x->has_line_numbers,
-				       !!x->has_inline_frames};
-
-		if (!str_ok(c, r.filename) || !str_ok(c, r.build_id))
-			BAD("mapping %zu: bad string index", i);
-		pp_push(&p->mappings, &r, sizeof(r));
-	}
-	for (size_t i = 0; i < m->n_function; i++) {
-		const Perftools__Profiles__Function *x = m->function[i];
-		struct pp_function r = {x->name, x->system_name, x->filename, x->start_line};
-
-		if (!str_ok(c, r.name) || !str_ok(c, r.system_name) || !str_ok(c, r.filename))
-			BAD("function %zu: bad string index", i);
-		pp_push(&p->functions, &r, sizeof(r));
-	}
-	for (size_t i = 0; i < m->n_location; i++) {
-		const Perftools__Profiles__Location *x = m->location[i];
-		struct pp_location r = {0, x->address, PP_COUNT(&p->lines, struct pp_line),
-					(uint32_t)x->n_line, !!x->is_folded};
-
-		if (x->mapping_id && !(r.mapping_id = idmap_find(&c->maps, x->mapping_id)))
-			BAD("location %zu: no mapping %llu", i, (unsigned long long)x->mapping_id);
-		if (x->n_line > c->lim->max_stack_depth)
-			BAD("location %zu: %zu lines", i, x->n_line);
-		for (size_t j = 0; j < x->n_line; j++) {
-			const Perftools__Profiles__Line *l = x->line[j];
-			struct pp_line r_line = {idmap_find(&c->fns, l->function_id), l->line,
-						 l->column};
-
-			if (!r_line.function_id)
-				BAD("location %zu: no function %llu", i,
-				    (unsigned long long)l->function_id);
-			if (pp_push(&p->lines, &r_line, sizeof(r_line))) {
-				ret = -ENOMEM;
-				goto out;
-			}
-		}
-		pp_push(&p->locations, &r, sizeof(r));
-	}
-	ret = 0;
-out:
-	return ret;
-}
-
-static int conv_sample(struct conv *c, size_t i)
-{
-	const Perftools__Profiles__Sample *x = c->m->sample[i];
-	struct pprof_profile *p = c->p;
-	struct pp_sample s = {PP_COUNT(&p->locids, uint64_t), PP_COUNT(&p->labels, struct pp_label),
-			      (uint32_t)x->n_location_id, (uint32_t)x->n_label};
-	int ret = -ENOMEM;
-
-	if (x->n_value != c->m->n_sample_type)
-		BAD("sample %zu: %zu values for %zu types", i, x->n_value, c->m->n_sample_type);
-	if (x->n_location_id > c->lim->max_stack_depth) {
-		log_debug("decode: sample %zu: %zu frames", i, x->n_location_id);
-		ret = -E2BIG;
-		goto out;
-	}
-	for (size_t k = 0; k < x->n_value; k++)
-		if (x->value[k] < 0)
-			BAD("sample %zu: negative value", i);
-	if (buf_reserve(&p->locids, x->n_location_id * sizeof(uint64_t)) ||
-	    buf_reserve(&p->labels, x->n_label * sizeof(struct pp_label)))
-		goto out;
-	for (size_t k = 0; k < x->n_location_id; k++) {
-		uint64_t id = idmap_find(&c->locs, x->location_id[k]);
-
-		if (!id)
-			BAD("sample %zu: no location %llu", i,
-			    (unsigned long long)x->location_id[k]);
-		pp_push(&p->locids, &id, sizeof(id));
-	}
-	for (size_t k = 0; k < x->n_label; k++) {
-		const Perftools__Profiles__Label *l = x->label[k];
-		struct pp_label r = {l->key, l->str, l->num, l->num_unit};
-
-		if (!str_ok(c, r.key) || !str_ok(c, r.str) || !str_ok(c, r.num_unit))
-			BAD("sample %zu: label: bad string index", i);
-		pp_push(&p->labels, &r, sizeof(r));
-	}
-	if (x->n_value)
-		pp_push(&p->values, x->value, x->n_value * sizeof(int64_t));
-	pp_push(&p->samples, &s, sizeof(s));
-	ret = 0;
-out:
-	return ret;
-}
-
-static int convert(const pb_profile *m, const struct pprof_limits *lim, struct pprof_profile **out)
-{
-	struct conv c = {.m = m, .lim = lim};
+	struct pprof_profile *p = d->p;
+	struct pp_location *locs = PP_ROWS(&p->locations, struct pp_location);
+	struct pp_line *lines = PP_ROWS(&p->lines, struct pp_line);
+	uint64_t *locids = PP_ROWS(&p->locids, uint64_t);
+	size_t nlocs = PP_COUNT(&p->locations, struct pp_location), k;
 	int ret;
 
-	ret = check_counts(m, lim);
-	if (ret)
+	if ((ret = idmap_index(d, &d->maps, "mapping")) ||
+	    (ret = idmap_index(d, &d->fns, "function")) ||
+	    (ret = idmap_index(d, &d->locs, "location")))
 		goto out;
-	ret = -ENOMEM;
-	c.p = pprof_profile_alloc();
-	if (!c.p)
-		goto out;
-	if ((ret = conv_strings(&c)) || (ret = conv_header(&c)))
-		goto out;
-	if ((ret = build_idmap(&c.maps, (void *const *)m->mapping, m->n_mapping,
-			       offsetof(Perftools__Profiles__Mapping, id), "mapping")) ||
-	    (ret = build_idmap(&c.fns, (void *const *)m->function, m->n_function,
-			       offsetof(Perftools__Profiles__Function, id), "function")) ||
-	    (ret = build_idmap(&c.locs, (void *const *)m->location, m->n_location,
-			       offsetof(Perftools__Profiles__Location, id), "location")))
-		goto out;
-	if ((ret = conv_tables(&c)))
-		goto out;
-	ret = -ENOMEM;
-	if (buf_reserve(&c.p->samples, m->n_sample * sizeof(struct pp_sample)) ||
-	    buf_reserve(&c.p->values, m->n_sample * m->n_sample_type * sizeof(int64_t)))
-		goto out;
-	for (size_t i = 0; i < m->n_sample; i++)
-		if ((ret = conv_sample(&c, i)))
-			goto out;
-	*out = c.p;
-	c.p = NULL;
+	for (size_t i = 0; i < nlocs; i++) {
+		struct pp_line *ln = lines + locs[i].line_off;
+		uint64_t mid = locs[i].mapping_id;
+
+		if (mid && !(locs[i].mapping_id = idmap_find(&d->maps, mid)))
+			BAD("location %zu: no mapping %llu", i, (unsigned long long)mid);
+		for (uint32_t j = 0; j < locs[i].nlines; j++) {
+			uint64_t fid = ln[j].function_id;
+
+			if (!(ln[j].function_id = idmap_find(&d->fns, fid)))
+				BAD("location %zu: no function %llu", i, (unsigned long long)fid);
+		}
+	}
+	/* Every location id belongs to a sample, in sample order: one run over them all,
+	 * unless the ids are dense and the range seen while parsing is within it. */
+	k = d->locs.dense && d->locid_min >= 1 && d->locid_max <= d->locs.n
+		? PP_COUNT(&p->locids, uint64_t)
+		: resolve_ids(&d->locs, locids, PP_COUNT(&p->locids, uint64_t));
+	if (k < PP_COUNT(&p->locids, uint64_t)) {
+		size_t i = 0;
+
+		while (i + 1 < pp_nsamples(p) &&
+		       PP_ROW(&p->samples, struct pp_sample, i + 1)->loc_off <= k)
+			i++;
+		BAD("sample %zu: no location %llu", i, (unsigned long long)locids[k]);
+	}
+	if (!str_ok(d, (uint64_t)p->period_type.type) ||
+	    !str_ok(d, (uint64_t)p->period_type.unit) || !str_ok(d, (uint64_t)p->drop_frames) ||
+	    !str_ok(d, (uint64_t)p->keep_frames) || !str_ok(d, (uint64_t)p->default_sample_type))
+		BAD("profile: bad string index");
 	ret = 0;
 out:
-	idmap_free(&c.maps);
-	idmap_free(&c.fns);
-	idmap_free(&c.locs);
-	pprof_profile_free(c.p);
+	return ret;
+}
+
+/* ---- entry point -------------------------------------------------------------------- */
+
+static int decode_protobuf(const uint8_t *data, size_t len, const struct pprof_limits *lim,
+			   struct pprof_profile **out)
+{
+	struct dec d = {.lim = lim, .len = len, .locid_min = UINT64_MAX};
+	struct counts c;
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	if ((ret = scan_profile(data, data + len, &c)) || (ret = check_counts(&c, lim)))
+		goto out;
+	if (c.rows[PROFILE_STRING_TABLE] == 0)
+		BAD("string_table[0] is not \"\"");
+	d.budget = len > (DECODE_BUDGET_MAX - DECODE_BUDGET_MIN) / DECODE_BUDGET_FACTOR
+		       ? DECODE_BUDGET_MAX
+		       : DECODE_BUDGET_MIN + len * DECODE_BUDGET_FACTOR;
+	d.nstrings = c.rows[PROFILE_STRING_TABLE];
+	d.ntypes = c.rows[PROFILE_SAMPLE_TYPE];
+	d.depth = lim->max_stack_depth < UINT32_MAX ? lim->max_stack_depth : UINT32_MAX;
+	ret = -ENOMEM;
+	d.p = pprof_profile_alloc();
+	if (!d.p)
+		goto out;
+	if ((ret = alloc_tables(&d, &c)) || (ret = pprof_decode_fields(&d, data, data + len)) ||
+	    (ret = resolve(&d)))
+		goto out;
+	*out = d.p;
+	d.p = NULL;
+out:
+	idmap_free(&d.maps);
+	idmap_free(&d.fns);
+	idmap_free(&d.locs);
+	pprof_profile_free(d.p);
 	return ret;
 }
 
 int pprof_decode(const void *data, size_t len, const struct pprof_limits *lim,
 		 struct pprof_profile **out)
 {
-	struct budget bud = {0, 0, NULL};
-	ProtobufCAllocator alloc = {budget_alloc, budget_free, &bud};
-	pb_profile *m = NULL;
 	struct buf plain;
 	int ret = -E2BIG;
 
@@ -467,21 +456,8 @@ int pprof_decode(const void *data, size_t len, const struct pprof_limits *lim,
 	ret = -EBADMSG;
 	if (len == 0)
 		goto out;
-	bud.left = len > (DECODE_BUDGET_MAX - DECODE_BUDGET_MIN) / DECODE_BUDGET_FACTOR
-		       ? DECODE_BUDGET_MAX
-		       : DECODE_BUDGET_MIN + len * DECODE_BUDGET_FACTOR;
-	m = perftools__profiles__profile__unpack(&alloc, len, data);
-	if (!m) {
-		if (bud.exceeded) {
-			log_debug("decode: %zu bytes of protobuf exceed the memory budget", len);
-			ret = -E2BIG;
-		}
-		goto out;
-	}
-	ret = convert(m, lim, out);
+	ret = decode_protobuf(data, len, lim, out);
 out:
-	/* the unpacked message lives in the arena: no per-message frees */
-	budget_release(&bud);
 	buf_free(&plain);
 	return ret;
 }

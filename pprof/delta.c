@@ -112,26 +112,44 @@ out:
 	return ret;
 }
 
-static uint64_t sample_key(const struct pprof_profile *p, size_t i, const uint64_t *lk)
+/* Hash of string idx, computed on first use (a label's key is the same few strings in
+ * every sample). 0 marks one not computed yet. */
+static uint64_t string_key(const struct pprof_profile *p, uint64_t *sk, int64_t idx)
+{
+	if (!sk[idx])
+		sk[idx] = str_hash(pp_str(p, idx), SEED1) | 1;
+	return sk[idx];
+}
+
+static uint64_t sample_key(const struct pprof_profile *p, size_t i, const uint64_t *lk,
+			   uint64_t *sk)
 {
 	const struct pp_sample *s = PP_ROW(&p->samples, struct pp_sample, i);
 	const uint64_t *ids = PP_ROW(&p->locids, uint64_t, s->loc_off);
 	const struct pp_label *l = PP_ROW(&p->labels, struct pp_label, s->label_off);
-	uint64_t k = step(SEED0, s->nlocs), labels = 0;
+	uint64_t a = step(SEED0, s->nlocs), b = SEED1, labels = 0;
+	uint32_t j;
 
-	for (uint32_t j = 0; j < s->nlocs; j++)
-		k = step(k, lk[ids[j] - 1]);
+	/* Two chains, frames alternating between them, so that each multiply waits for
+	 * the one two frames back rather than the last. */
+	for (j = 0; j + 1 < s->nlocs; j += 2) {
+		a = step(a, lk[ids[j] - 1]);
+		b = step(b, lk[ids[j + 1] - 1]);
+	}
+	if (j < s->nlocs)
+		a = step(a, lk[ids[j] - 1]);
 	/* Labels in any order: add up their independent hashes. */
-	for (uint32_t j = 0; j < s->nlabels; j++) {
-		uint64_t lh = str_hash(pp_str(p, l[j].key), SEED1);
+	for (j = 0; j < s->nlabels; j++) {
+		uint64_t lh = step(SEED1, string_key(p, sk, l[j].key));
 
 		if (l[j].str)
-			lh = str_hash(pp_str(p, l[j].str), step(lh, 1));
+			lh = step(step(lh, 1), string_key(p, sk, l[j].str));
 		else
-			lh = str_hash(pp_str(p, l[j].num_unit), step(step(lh, 2), (uint64_t)l[j].num));
+			lh = step(step(step(lh, 2), (uint64_t)l[j].num),
+				  string_key(p, sk, l[j].num_unit));
 		labels += lh;
 	}
-	return hash64_u64(step(k, labels), s->nlabels);
+	return hash64_u64(step(step(step(a, 0), b), labels), s->nlabels);
 }
 
 static uint64_t types_hash(const struct pprof_profile *p, const int *cum, size_t ncum_in)
@@ -165,28 +183,40 @@ static int64_t sat_sub(int64_t a, int64_t b)
 	return r;
 }
 
-/* Sorts by key (then index) with an LSD radix sort: linear, and stable. */
+/* Sorts by key (then index) with an LSD radix sort: linear, and stable. The eight
+ * byte histograms come from one walk, and the passes go back and forth between a and
+ * a scratch copy. n < UINT32_MAX. */
 static int sort_keyed(struct keyed *a, size_t n)
 {
-	struct keyed *tmp = malloc((n + 1) * sizeof(*tmp));
-	size_t count[256];
+	struct keyed *tmp = malloc((n + 1) * sizeof(*tmp)), *from = a, *to = tmp;
+	uint32_t count[8][256];
 
 	if (!tmp)
 		return -ENOMEM;
-	for (int shift = 0; shift < 64; shift += 8) {
-		size_t sum = 0;
-		memset(count, 0, sizeof(count));
-		for (size_t i = 0; i < n; i++)
-			count[(a[i].key >> shift) & 0xff]++;
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++)
+		for (int d = 0; d < 8; d++)
+			count[d][(a[i].key >> (8 * d)) & 0xff]++;
+	for (int d = 0; d < 8; d++) {
+		uint32_t sum = 0;
+
 		for (int b = 0; b < 256; b++) {
-			size_t c = count[b];
-			count[b] = sum;
+			uint32_t c = count[d][b];
+
+			count[d][b] = sum;
 			sum += c;
 		}
-		for (size_t i = 0; i < n; i++)
-			tmp[count[(a[i].key >> shift) & 0xff]++] = a[i];
-		memcpy(a, tmp, n * sizeof(*a));
 	}
+	for (int d = 0; d < 8; d++) {
+		struct keyed *t;
+
+		for (size_t i = 0; i < n; i++)
+			to[count[d][(from[i].key >> (8 * d)) & 0xff]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	/* an even number of passes ends in a */
 	free(tmp);
 	return 0;
 }
@@ -202,7 +232,7 @@ static int merge(struct pprof_profile *p, struct keyed **out, size_t *n)
 	unsigned char *keep = calloc(ns + 1, 1);
 	uint32_t *newidx = malloc((ns + 1) * sizeof(*newidx));
 	struct keyed *k = malloc((ns + 1) * sizeof(*k));
-	uint64_t *lk = NULL;
+	uint64_t *lk = NULL, *sk = calloc(pp_nstrings(p) + 1, sizeof(*sk));
 	int ret = -ENOMEM;
 
 	*out = NULL;
@@ -210,13 +240,13 @@ static int merge(struct pprof_profile *p, struct keyed **out, size_t *n)
 		ret = -E2BIG;
 		goto out;
 	}
-	if (!keep || !newidx || !k)
+	if (!keep || !newidx || !k || !sk)
 		goto out;
 	ret = location_keys(p, &lk);
 	if (ret)
 		goto out;
 	for (size_t i = 0; i < ns; i++) {
-		k[i].key = sample_key(p, i, lk);
+		k[i].key = sample_key(p, i, lk, sk);
 		k[i].idx = (uint32_t)i;
 	}
 	ret = sort_keyed(k, ns);
@@ -246,6 +276,7 @@ static int merge(struct pprof_profile *p, struct keyed **out, size_t *n)
 	ret = 0;
 out:
 	free(lk);
+	free(sk);
 	free(keep);
 	free(newidx);
 	free(k);

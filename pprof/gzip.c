@@ -77,9 +77,37 @@ out:
 	return ret;
 }
 
+/* The size the gzip trailer announces (of the last member, modulo 2^32), as a first
+ * reservation: at most max_out, and at most what deflate's best ratio (1032:1) can
+ * make of len bytes, so a lying trailer costs no more than honest input could. */
+static size_t size_hint(const unsigned char *in, size_t len, size_t max_out)
+{
+	size_t hint;
+
+	if (len < 18) /* header and trailer */
+		return 0;
+	hint = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
+	       (size_t)in[len - 1] << 24;
+	if (hint > max_out)
+		hint = max_out;
+	if (len < SIZE_MAX / 1032 && hint > len * 1032)
+		hint = len * 1032;
+	return hint;
+}
+
+/* want, but no more than allowed + 1 bytes (one past a cap shows it is exceeded) and
+ * no more than out's own bound leaves. */
+static size_t room_for(const struct buf *out, size_t want, size_t allowed)
+{
+	if (allowed < SIZE_MAX && want > allowed + 1)
+		want = allowed + 1;
+	if (want > out->max - out->len)
+		want = out->max - out->len;
+	return want;
+}
+
 int pprof_gunzip(const void *in, size_t len, size_t max_out, struct buf *out)
 {
-	unsigned char chunk[GZIP_CHUNK];
 	const unsigned char *rest = in;
 	size_t left = len, start = out->len, produced = 0;
 	z_stream z;
@@ -92,22 +120,38 @@ int pprof_gunzip(const void *in, size_t len, size_t max_out, struct buf *out)
 	}
 	if (inflateInit2(&z, 15 + 16) != Z_OK)
 		goto out;
+	/* Best effort, and one byte more than the hint, so that the call that reads the
+	 * trailer has room: without it, out grows as inflate fills it. */
+	(void)buf_reserve(out, room_for(out, size_hint(in, len, max_out) + 1, max_out));
 	for (;;) {
-		size_t n;
+		/* Inflate straight into out, never more than one byte past max_out: that
+		 * byte shows the excess. With no room left under out's bound, one byte of
+		 * spare shows whether anything more comes. */
+		size_t allowed = max_out - produced, room, n;
+		unsigned char spare;
 
 		feed(&z, &rest, &left);
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
+		room = out->data ? out->cap - out->len - 1 : 0;
+		if (room == 0 && (room = room_for(out, GZIP_CHUNK, allowed)) != 0) {
+			if ((ret = buf_reserve(out, room)))
+				goto out;
+			room = out->cap - out->len - 1;
+		}
+		room = room_for(out, room, allowed);
+		if (room > UINT_MAX)
+			room = UINT_MAX;
+		z.next_out = room ? (Bytef *)out->data + out->len : &spare;
+		z.avail_out = room ? (uInt)room : 1;
 		zr = inflate(&z, Z_NO_FLUSH);
-		n = sizeof(chunk) - z.avail_out;
-		if (n > max_out - produced) {
+		n = (room ? room : 1) - z.avail_out;
+		if (n > allowed || (n && !room)) {
 			ret = -E2BIG;
 			goto out;
 		}
+		out->len += n;
+		if (out->data)
+			out->data[out->len] = '\0';
 		produced += n;
-		ret = buf_append(out, chunk, n);
-		if (ret)
-			goto out;
 		if (zr == Z_STREAM_END) {
 			feed(&z, &rest, &left);
 			if (!z.avail_in)

@@ -100,16 +100,18 @@ int pprof_builder_finish(struct pprof_builder *b, struct pprof_profile **out);
 /*
  * Decodes a pprof profile, gzip-compressed or not (detected by the magic bytes), within
  * lim (NULL = pprof_default_limits). Every id and string index is checked; errors:
- * -E2BIG (a limit, or unpacking would take more than 16 times the protobuf's size in
- * memory, at most 1 GiB), -EBADMSG (not gzip/protobuf, or truncated), -EPROTO (a reference to
- * a missing location/function/mapping/string, a duplicate or zero id, a sample with a
- * wrong number of values, a negative value where none is allowed). On success the
- * caller owns *out.
+ * -E2BIG (a limit, or decoding would take more than 16 times the protobuf's size in
+ * memory, at most 1 GiB), -EBADMSG (not gzip/protobuf: truncated, a known field with a
+ * wrong wire type, a group, a varint past 64 bits), -EPROTO (a reference to a missing
+ * location/function/mapping/string, a duplicate or zero id, a sample with a wrong number
+ * of values, a negative value where none is allowed). Time and memory are linear in len
+ * whatever the input. On success the caller owns *out. Thread-safe.
  */
 int pprof_decode(const void *data, size_t len, const struct pprof_limits *lim,
 		 struct pprof_profile **out);
 
-/* Serialises p as protobuf, gzip-compressed when gzip is non-zero, appending to out. */
+/* Serialises p as protobuf, gzip-compressed when gzip is non-zero, appending to out;
+ * on error (-E2BIG past out's bound, -ENOMEM) out is left as it was. */
 int pprof_encode(const struct pprof_profile *p, int gzip, struct buf *out);
 
 /* Deep copy. Returns NULL on allocation failure. */

@@ -54,15 +54,23 @@ out:
 	return ret;
 }
 
-/* Hash of the set of samples that are non-zero in value column t. */
-static uint64_t zero_pattern(const struct pprof_profile *p, size_t t)
+/* Per value column t, hash[t]: a hash of the set of samples that are non-zero in it,
+ * in one walk over the values (a multiply and a shift per non-zero value). */
+static void zero_patterns(const struct pprof_profile *p, uint64_t *hash)
 {
-	uint64_t h = 0;
+	size_t nt = pp_ntypes(p);
 
-	for (size_t i = 0; i < pp_nsamples(p); i++)
-		if (pp_values(p, i)[t])
-			h = hash64_u64(i, h);
-	return h;
+	for (size_t i = 0; i < pp_nsamples(p); i++) {
+		const int64_t *v = pp_values(p, i);
+
+		for (size_t t = 0; t < nt; t++) {
+			if (v[t]) {
+				uint64_t h = (hash[t] ^ (i + 1)) * UINT64_C(0x9e3779b97f4a7c15);
+
+				hash[t] = h ^ (h >> 29);
+			}
+		}
+	}
 }
 
 static int same_pattern(const struct pprof_profile *p, size_t a, size_t b)
@@ -85,19 +93,25 @@ static int make_part(const struct pprof_profile *p, const size_t *group, size_t 
 		     int any_named, unsigned char *keep, size_t *cols,
 		     struct pprof_profile **part)
 {
-	size_t nt = pp_ntypes(p), ncols = 0, kept = 0;
+	size_t nt = pp_ntypes(p), ncols = 0, ndecide = 0, kept = 0;
+	size_t *decide = cols + nt; /* the columns that decide which samples stay */
 
-	for (size_t t = 0; t < nt; t++)
-		if (group[t] == g || (g == 0 && !named(p, t)))
-			cols[ncols++] = t;
+	for (size_t t = 0; t < nt; t++) {
+		if (group[t] != g && (g != 0 || named(p, t)))
+			continue;
+		cols[ncols++] = t;
+		/* Only named types decide: an unnamed value is never stored by Coroot. */
+		if (!any_named || named(p, t))
+			decide[ndecide++] = t;
+	}
 	for (size_t i = 0; i < pp_nsamples(p); i++) {
 		const int64_t *v = pp_values(p, i);
+		unsigned char k = 0;
 
-		keep[i] = 0;
-		/* Only named types decide: an unnamed value is never stored by Coroot. */
-		for (size_t c = 0; c < ncols && !keep[i]; c++)
-			keep[i] = v[cols[c]] != 0 && (!any_named || named(p, cols[c]));
-		kept += keep[i];
+		for (size_t c = 0; c < ndecide && !k; c++)
+			k = v[decide[c]] != 0;
+		keep[i] = k;
+		kept += k;
 	}
 	*part = NULL;
 	return kept ? pprof_profile_subset(p, keep, cols, ncols, part) : 0;
@@ -107,7 +121,7 @@ int pprof_split_nonzero(const struct pprof_profile *p, struct pprof_profile ***o
 {
 	size_t nt = pp_ntypes(p), ngroups = 0, nparts = 0;
 	size_t *group = calloc(nt + 1, sizeof(*group)), *rep = calloc(nt + 1, sizeof(*rep));
-	size_t *cols = calloc(nt + 1, sizeof(*cols));
+	size_t *cols = calloc(2 * nt + 1, sizeof(*cols));
 	uint64_t *hash = calloc(nt + 1, sizeof(*hash));
 	unsigned char *keep = malloc(pp_nsamples(p) + 1);
 	struct pprof_profile **parts = calloc(nt + 1, sizeof(*parts));
@@ -115,13 +129,13 @@ int pprof_split_nonzero(const struct pprof_profile *p, struct pprof_profile ***o
 
 	if (!group || !rep || !cols || !hash || !keep || !parts)
 		goto out;
+	zero_patterns(p, hash);
 	for (size_t t = 0; t < nt; t++) {
 		size_t g;
 
 		if (!named(p, t))
 			continue;
 		any_named = 1;
-		hash[t] = zero_pattern(p, t);
 		for (g = 0; g < ngroups; g++)
 			if (hash[rep[g]] == hash[t] && same_pattern(p, rep[g], t))
 				break;

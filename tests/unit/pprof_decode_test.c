@@ -450,11 +450,14 @@ TEST(mutated_valid_profiles_never_crash)
 	buf_free(&b);
 }
 
-/* Field 2 (sample), length 0: two bytes on the wire, a whole struct in memory. */
-static void empty_samples(struct buf *b, size_t n)
+/* n copies of a field with an empty submessage (two bytes on the wire, a whole row in
+ * memory), e.g. tag 0x22: a location. */
+static void empty_rows(struct buf *b, const char *tag, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		buf_append(b, "\x12\x00", 2);
+	for (size_t i = 0; i < n; i++) {
+		buf_append(b, tag, 1);
+		buf_append(b, "", 1);
+	}
 }
 
 TEST(memory_budget_stops_expanding_protobufs)
@@ -462,20 +465,31 @@ TEST(memory_budget_stops_expanding_protobufs)
 	struct pprof_limits lim = pprof_default_limits;
 	struct pprof_profile *p = NULL;
 	struct buf b, gz;
+	size_t n = (size_t)4 << 20;
 
 	/* Let only the budget stand in the way. */
-	lim.max_samples = SIZE_MAX;
+	lim.max_samples = lim.max_locations = SIZE_MAX;
 	buf_init(&b, 0);
 	buf_init(&gz, 0);
-	empty_samples(&b, (size_t)4 << 20);
+	/* A string table, then 8 MiB of empty locations: 40 bytes in memory for every 2 on
+	 * the wire. */
+	buf_append(&b, "\x32\x00", 2);
+	empty_rows(&b, "\x22", n);
 	CHECK_EQ(pprof_decode(b.data, b.len, &lim, &p), -E2BIG);
 	/* The same, gzip-compressed to a few kilobytes. */
 	CHECK_EQ(pprof_gzip(b.data, b.len, &gz), 0);
 	CHECK(gz.len < 64 * 1024);
 	CHECK_EQ(pprof_decode(gz.data, gz.len, &lim, &p), -E2BIG);
+	/* 16 sample types and 1M empty samples: 128 MiB of values, refused before they are
+	 * allocated (the samples would fail validation afterwards). */
+	buf_reset(&b);
+	buf_append(&b, "\x32\x00", 2);
+	empty_rows(&b, "\x0a", 16);
+	empty_rows(&b, "\x12", (size_t)1 << 20);
+	CHECK_EQ(pprof_decode(b.data, b.len, &lim, &p), -E2BIG);
 	/* A modest count of empty samples fits, then fails validation (no string table). */
 	buf_reset(&b);
-	empty_samples(&b, 1000);
+	empty_rows(&b, "\x12", 1000);
 	CHECK_EQ(pprof_decode(b.data, b.len, &lim, &p), -EPROTO);
 	buf_free(&b);
 	buf_free(&gz);
