@@ -77,6 +77,9 @@ struct scraper {
 	size_t table_size, ntargets;
 	struct list_node targets;
 	CURLM *multi;
+	/* the loop's own event set: curl's sockets (CURLMOPT_SOCKETFUNCTION) and wakefd */
+	int epfd, wakefd;
+	int64_t curl_deadline;  /* when curl wants its timeout action (monotonic), or -1 */
 	pthread_t loop_thread;
 	int running;
 	size_t in_flight;       /* transfers under the bound (all but CPU profiles) */
@@ -124,6 +127,11 @@ void process_queue(struct scraper *s, struct job *j);
 void job_free(struct job *j);
 
 /* loop.c */
+/* Sets up the event set of the loop on s->multi (before the loop runs). 0 or -errno. */
+int scrape_loop_init(struct scraper *s);
+/* Wakes the loop up: a target came or went, a round was asked for, work finished. Any
+ * thread. */
+void scrape_loop_wake(struct scraper *s);
 void *scrape_loop_main(void *arg);
 int64_t scrape_offset(const char *id, int64_t interval);
 int64_t scrape_next_due(int64_t now, int64_t interval, int64_t offset);

@@ -164,7 +164,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		job_free(j);
 		/* scrapes held back while the workers were behind may start now */
-		curl_multi_wakeup(s->multi);
+		scrape_loop_wake(s);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -106,6 +107,7 @@ int scraper_new(const struct scraper_config *cfg, struct scraper **out)
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	s->epfd = s->wakefd = -1;
 	s->cfg = *cfg;
 	if (s->cfg.interval_ns <= 0)
 		s->cfg.interval_ns = DEFAULT_INTERVAL;
@@ -145,6 +147,10 @@ int scraper_new(const struct scraper_config *cfg, struct scraper **out)
 	 * once) lets the cache creep up to 4 x the concurrency, one descriptor each, as the
 	 * peak of simultaneous transfers grows; a fixed bound keeps the descriptors flat */
 	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->cfg.max_concurrency);
+	r = scrape_loop_init(s);
+	if (r)
+		goto fail;
+	r = -ENOMEM;
 	metrics_init(s);
 	r = process_start_workers(s);
 	if (r)
@@ -192,7 +198,7 @@ void scraper_free(struct scraper *s)
 		pthread_mutex_lock(&s->lock);
 		s->running = 0;
 		pthread_mutex_unlock(&s->lock);
-		curl_multi_wakeup(s->multi);
+		scrape_loop_wake(s);
 		pthread_join(s->loop_thread, NULL);
 	}
 	process_stop_workers(s);
@@ -202,6 +208,10 @@ void scraper_free(struct scraper *s)
 	}
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
 	free(s->table);
 	free(s->token);
 	pthread_cond_destroy(&s->work_cond);
@@ -306,7 +316,7 @@ fail:
 	target_free(t);
 out:
 	pthread_mutex_unlock(&s->lock);
-	curl_multi_wakeup(s->multi);
+	scrape_loop_wake(s);
 	return r;
 }
 
@@ -359,7 +369,7 @@ int scraper_scrape_all(struct scraper *s, int64_t timeout_ns)
 	}
 	s->scrape_now = 1;
 	pthread_mutex_unlock(&s->lock);
-	curl_multi_wakeup(s->multi);
+	scrape_loop_wake(s);
 	pthread_mutex_lock(&s->lock);
 	/* the loop clears scrape_now once every due scrape has started */
 	while ((s->scrape_now || s->pending_jobs > 0) && r == 0)
