@@ -369,6 +369,9 @@ int fx_start_roles(struct fixture *x)
 
 	if (!r)
 		r = fc_role_start(&x->node);
+	/* the resident memory monitor follows the new processes */
+	fc_monitor_watch(0, x->cluster.pid);
+	fc_monitor_watch(1, x->node.pid);
 	return r;
 }
 

@@ -37,7 +37,8 @@ struct fixture {
  * roles' arguments (spool bound spool_max). Returns 0 or -errno (ENOENT: something
  * to run is missing; the test skips). */
 int fx_setup(struct fixture *x, const char *tag, const char *spool_max);
-/* Starts both roles; 0 or -errno. */
+/* Starts both roles, watched by the memory monitor (slot 0 cluster, 1 node); 0 or
+ * -errno. */
 int fx_start_roles(struct fixture *x);
 /* Stops everything; with ok, removes the directory. */
 void fx_teardown(struct fixture *x, int ok);

@@ -80,8 +80,6 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 	CHECK_EQ(r, 0);
 	fc_monitor_start();
 	CHECK_EQ(fx_start_roles(&x), 0);
-	fc_monitor_watch(0, x.cluster.pid);
-	fc_monitor_watch(1, x.node.pid);
 	CHECK_EQ(fx_wait_converged(&x, 20000), 0);
 	usleep(3000000);
 
@@ -96,8 +94,6 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 	CHECK(snap_c.n > 0 && snap_n.n > 0);
 	/* restarted on the same spool; the receiver back a moment later */
 	CHECK_EQ(fx_start_roles(&x), 0);
-	fc_monitor_watch(0, x.cluster.pid);
-	fc_monitor_watch(1, x.node.pid);
 	usleep(1500000);
 	CHECK_EQ(fx_coroot_up(&x), 0);
 	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
@@ -108,8 +104,6 @@ TEST(sigkill_keeps_the_spool_and_loses_only_the_memory_queue)
 	CHECK_EQ(fc_role_kill(&x.cluster, &snap_c), 0);
 	CHECK_EQ(fc_role_kill(&x.node, &snap_n), 0);
 	CHECK_EQ(fx_start_roles(&x), 0);
-	fc_monitor_watch(0, x.cluster.pid);
-	fc_monitor_watch(1, x.node.pid);
 	CHECK_EQ(fx_wait_converged(&x, 20000), 0);
 	usleep(3000000);
 	CHECK_EQ(fc_role_wait_spool(&x.cluster, 0, 30000), 0);
