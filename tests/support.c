@@ -300,3 +300,22 @@ int test_pprof_raw(const char *file, struct buf *out)
 	free(cmd);
 	return r;
 }
+
+/* Copies a file, then overwrites len bytes at offset with data. */
+int test_patched_copy(const char *src, const char *dst, uint64_t off, const void *data,
+		      size_t len)
+{
+	struct buf b;
+	int r;
+	buf_init(&b, 0);
+	r = test_read_file(src, &b);
+	if (!r && off + len <= b.len)
+		memcpy(b.data + off, data, len);
+	else if (!r)
+		r = -EINVAL;
+	if (!r)
+		r = test_write_file(dst, b.data, b.len);
+	chmod(dst, 0755);
+	buf_free(&b);
+	return r;
+}

@@ -24,6 +24,10 @@ char *test_tmpdir(const char *tag);
 void test_rmtree(const char *path);
 /* Writes/reads a whole file. Return 0 or -errno. */
 int test_write_file(const char *path, const void *data, size_t len);
+/* Copies src to dst (mode 0755), then overwrites len bytes at offset off with data.
+ * 0, -EINVAL when they lie past the end, or -errno. */
+int test_patched_copy(const char *src, const char *dst, uint64_t off, const void *data,
+		      size_t len);
 int test_read_file(const char *path, struct buf *out);
 
 /* Runs "sh -c cmd", appending its stdout (and stderr when with_stderr) to out when out is

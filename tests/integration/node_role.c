@@ -369,25 +369,6 @@ TEST(heap_force_flag_enables_a_single_process)
 	free(dir);
 }
 
-/* Copies a file, then overwrites len bytes at offset with data. */
-static int patched_copy(const char *src, const char *dst, uint64_t off, const void *data,
-			size_t len)
-{
-	struct buf b;
-	int r;
-	buf_init(&b, 0);
-	r = test_read_file(src, &b);
-	if (!r && off + len <= b.len)
-		memcpy(b.data + off, data, len);
-	else if (!r)
-		r = -EINVAL;
-	if (!r)
-		r = test_write_file(dst, b.data, b.len);
-	chmod(dst, 0755);
-	buf_free(&b);
-	return r;
-}
-
 /* The file offset of the .symtab entry of name, and the value of other. */
 static int symtab_entry(const char *path, const char *name, const char *other, uint64_t *off,
 			uint64_t *other_value)
@@ -475,7 +456,7 @@ TEST(bad_inputs_give_clear_statuses)
 	/* runtime.mbuckets in .symtab pointing at other data: refused, nothing uploaded */
 	snprintf(tampered, sizeof(tampered), "%s/tampered", dir);
 	CHECK(symtab_entry(bin, "runtime.mbuckets", "runtime.firstmoduledata", &off, &value) == 0);
-	CHECK(patched_copy(bin, tampered, off, &value, 8) == 0);
+	CHECK(test_patched_copy(bin, tampered, off, &value, 8) == 0);
 	{
 		char *argv[] = {tampered, "-profile", own, NULL};
 		prog = test_spawn(argv, NULL, NULL);
@@ -536,7 +517,7 @@ TEST(bad_inputs_give_clear_statuses)
 		/* "go1.NN" becomes "go1.99" in the inline version string after the header */
 		off = s->offset + 33 + 4;
 		elf_file_close(&ef);
-		CHECK(patched_copy(bin, newer, off, "99", 2) == 0);
+		CHECK(test_patched_copy(bin, newer, off, "99", 2) == 0);
 	}
 	CHECK(gobin_load(newer, &g) == 0);
 	CHECK_MSG(strstr(g->unsupported, "newer than go1.") != NULL, "%s", g->unsupported);
