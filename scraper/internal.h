@@ -98,6 +98,7 @@ struct scraper {
 	int64_t token_checked;
 	int64_t token_mtime;
 	struct log_ratelimit token_log;
+	struct log_ratelimit epoll_log; /* a socket the loop could not watch */
 	/* metrics */
 	struct metric_family *scrapes_family, *duration_family;
 	struct metric *targets_up, *targets_down, *targets_unknown, *bytes_total, *delta_bytes,

@@ -144,10 +144,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	ev.data.fd = fd;
 	/* a socket curl saw before is modified; a number reused after a close is added */
 	if (epoll_ctl(s->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
+		int r = -1;
 		if (errno == ENOENT)
-			epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+			r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
 		else if (errno == EEXIST)
-			epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+			r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+		/* the transfer then ends at its timeout and counts as failed: say why */
+		if (r != 0 && log_ratelimit_allow(&s->epoll_log, 60 * NS_PER_SEC))
+			log_warn("cannot watch a scrape connection (fd %d): %s", fd,
+				 strerror(errno));
 	}
 	if (!socketp)
 		curl_multi_assign(s->multi, fd, s);
