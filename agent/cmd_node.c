@@ -5,6 +5,7 @@
  */
 #define LOG_MODULE "node"
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,13 @@ int cmd_node(int argc, char **argv, char **envp)
 			log_error("cannot scan %s: %s", cfg.proc_root, strerror(-r));
 		else if (role.http)
 			http_server_set_ready(role.http, 1);
+		/*
+		 * A cycle's buffers (a large binary's sections, a big process's buckets) raise
+		 * glibc's dynamic mmap and trim thresholds, after which freed memory stays in
+		 * the arenas: between cycles the agent holds a few MiB of data, so give the
+		 * rest back, or the node's RSS creeps up with every large read.
+		 */
+		malloc_trim(0);
 		log_debug("cycle: %zu Go processes, %.3f s", node_profiler_count(ctx.np),
 			  (double)(time_mono_ns() - start) / 1e9);
 		if (cfg.once)
