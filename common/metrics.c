@@ -88,6 +88,10 @@ struct metric_family {
 struct metrics_registry {
 	pthread_mutex_t lock;
 	struct list_node families;
+	/* called before each rendering (metrics_on_render) */
+	void (*collect)(void *ctx);
+	void (*collect_free)(void *ctx);
+	void *collect_ctx;
 };
 
 static uint64_t to_bits(double v)
@@ -287,6 +291,8 @@ void metrics_registry_free(struct metrics_registry *r)
 
 	if (!r)
 		return;
+	if (r->collect_free)
+		r->collect_free(r->collect_ctx);
 	list_for_each_safe(pos, tmp, &r->families)
 		family_free(list_entry(pos, struct metric_family, node));
 	pthread_mutex_destroy(&r->lock);
@@ -755,6 +761,16 @@ static int render_family(struct metric_family *f, struct buf *out)
 	return r;
 }
 
+void metrics_on_render(struct metrics_registry *r, void (*collect)(void *ctx),
+		       void (*collect_free)(void *ctx), void *ctx)
+{
+	if (r->collect_free)
+		r->collect_free(r->collect_ctx);
+	r->collect = collect;
+	r->collect_free = collect_free;
+	r->collect_ctx = ctx;
+}
+
 int metrics_render(struct metrics_registry *r, struct buf *out)
 {
 	struct list_node *pos, *tmp;
@@ -762,6 +778,8 @@ int metrics_render(struct metrics_registry *r, struct buf *out)
 
 	if (!r)
 		return 0;
+	if (r->collect)
+		r->collect(r->collect_ctx);
 	pthread_mutex_lock(&r->lock);
 	list_for_each_safe(pos, tmp, &r->families) {
 		ret = render_family(list_entry(pos, struct metric_family, node), out);

@@ -71,6 +71,16 @@ double metric_value(const struct metric *m);
 unsigned long long metric_count(const struct metric *m);
 
 /*
+ * Sets the function called at the start of every metrics_render (for values read when
+ * they are asked for, such as the process's own memory), replacing an earlier one
+ * (whose collect_free is called). collect may run in several threads at once; it
+ * updates its series with the functions above. collect_free (may be NULL) releases ctx
+ * when the registry is freed. Call it before the registry is shared between threads.
+ */
+void metrics_on_render(struct metrics_registry *r, void (*collect)(void *ctx),
+		       void (*collect_free)(void *ctx), void *ctx);
+
+/*
  * Appends the whole registry to out in the Prometheus text format 0.0.4: families in
  * registration order, each with HELP and TYPE lines, label values escaped (backslash,
  * double quote, newline). Returns 0 or a negative errno from the buffer. Thread-safe.

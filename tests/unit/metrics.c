@@ -261,6 +261,47 @@ TEST(series_removal)
 	metrics_registry_free(r);
 }
 
+/* the render hook: called before every rendering, its context freed once when replaced
+ * or when the registry goes */
+struct hook_state {
+	struct metric *g;
+	int calls;
+	int *freed;
+};
+
+static void hook_collect(void *ctx)
+{
+	struct hook_state *h = ctx;
+	metric_set(h->g, ++h->calls);
+}
+
+static void hook_free(void *ctx)
+{
+	struct hook_state *h = ctx;
+	(*h->freed)++;
+}
+
+TEST(render_hook)
+{
+	struct metrics_registry *r = metrics_registry_new();
+	int freed1 = 0, freed2 = 0;
+	struct hook_state h1 = {.freed = &freed1}, h2 = {.freed = &freed2};
+
+	h1.g = h2.g = metrics_gauge(r, "renders", "R.");
+	metrics_on_render(r, hook_collect, hook_free, &h1);
+	CHECK_RENDER(r, "# HELP renders R.\n# TYPE renders gauge\nrenders 1\n");
+	CHECK_RENDER(r, "# HELP renders R.\n# TYPE renders gauge\nrenders 2\n");
+	CHECK_EQ(h1.calls, 2);
+	metrics_on_render(r, hook_collect, hook_free, &h2);
+	CHECK_EQ(freed1, 1);
+	CHECK_RENDER(r, "# HELP renders R.\n# TYPE renders gauge\nrenders 1\n");
+	CHECK_EQ(h1.calls, 2);
+	CHECK_EQ(freed2, 0);
+	metrics_registry_free(r);
+	CHECK_EQ(freed1, 1);
+	CHECK_EQ(freed2, 1);
+}
+
 TEST(many_series)
 {
 	static const char *const labels[] = {"container_id"};
