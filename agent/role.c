@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "selfstats.h"
 
 int role_start(const struct podprof_config *cfg, const char *default_output_dir,
 	       struct role *r)
@@ -21,7 +22,7 @@ int role_start(const struct podprof_config *cfg, const char *default_output_dir,
 	if (log_parse_level(cfg->log_level, &level) == 0)
 		log_set_level(level);
 	r->metrics = metrics_registry_new();
-	if (!r->metrics)
+	if (!r->metrics || selfstats_register(r->metrics, NULL) != 0)
 		goto fail;
 	if (cfg->listen && *cfg->listen) {
 		ret = http_server_start(cfg->listen, r->metrics, &r->http);
