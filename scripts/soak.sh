@@ -9,7 +9,8 @@
 #     process of this machine, for the node role;
 #   - the fake Coroot receiver (tests/tools/fake_coroot.py) behind both, with a spool.
 # Every 5 s it samples the resident memory and open descriptors of both podprof
-# processes (and the cluster role's delta state, podprof_scrape_delta_state_bytes); at
+# processes (and the cluster role's delta state, podprof_scrape_delta_state_bytes, and
+# each one's allocations in use, podprof_malloc_in_use_bytes); at
 # the end it prints the least-squares slope of each after a 2-minute warm-up (KiB/min,
 # fds/min), and whether every interval was met: the cluster role's
 # podprof_scrape_missed_total must stay 0, and every node cycle (from its debug log:
@@ -125,16 +126,20 @@ log "podprof cluster pid $cpid, node pid $npid; ${minutes} min; files in $dir"
 # --- sampling ----------------------------------------------------------------------
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-delta_kib() { curl -s "http://$clisten/metrics" |
-  awk '$1 == "podprof_scrape_delta_state_bytes" {printf "%d", $2 / 1024; f = 1} END {if (!f) print 0}'; }
-echo "seconds rss_cluster_kib fds_cluster rss_node_kib fds_node delta_state_kib" >"$dir/samples.txt"
+gauge_kib() { # listen address, metric
+  curl -s "http://$1/metrics" |
+    awk -v m="$2" '$1 == m {printf "%d", $2 / 1024; f = 1} END {if (!f) print 0}'; }
+echo "seconds rss_cluster_kib fds_cluster rss_node_kib fds_node delta_state_kib in_use_cluster_kib in_use_node_kib" >"$dir/samples.txt"
 start=$(date +%s)
 end=$((start + minutes * 60))
 next_report=$((start + 60))
 while [ "$(date +%s)" -lt "$end" ]; do
   kill -0 "$cpid" 2>/dev/null && kill -0 "$npid" 2>/dev/null || { log "podprof died"; break; }
   now=$(date +%s)
-  echo "$((now - start)) $(rss $cpid) $(fds $cpid) $(rss $npid) $(fds $npid) $(delta_kib)" >>"$dir/samples.txt"
+  echo "$((now - start)) $(rss $cpid) $(fds $cpid) $(rss $npid) $(fds $npid)" \
+    "$(gauge_kib "$clisten" podprof_scrape_delta_state_bytes)" \
+    "$(gauge_kib "$clisten" podprof_malloc_in_use_bytes)" \
+    "$(gauge_kib "$nlisten" podprof_malloc_in_use_bytes)" >>"$dir/samples.txt"
   if [ "$now" -ge "$next_report" ]; then
     log "$(tail -1 "$dir/samples.txt" | awk '{printf "t=%ds cluster %d KiB %d fds (delta state %d KiB), node %d KiB %d fds", $1, $2, $3, $6, $4, $5}')"
     next_report=$((next_report + 60))
@@ -159,6 +164,7 @@ metric() { awk -v m="$2" '$1 == m {print $2}' "$1" | head -1; }
 msum() { awk -v m="$2" 'index($1, m "{") == 1 || $1 == m {s += $2} END {print s + 0}' "$1"; }
 rc=0
 crs=$(slope 2); cfd=$(slope 3); nrs=$(slope 4); nfd=$(slope 5); cds=$(slope 6)
+ciu=$(slope 7); niu=$(slope 8)
 # the cluster role's delta state grows while targets show stacks not seen before (it is
 # bounded per target); what RSS does beyond it is what would be a leak
 cun=$(awk -v a="$crs" -v b="$cds" 'BEGIN { if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b }')
@@ -167,6 +173,7 @@ echo "=== soak: ${minutes} min, $(($(wc -l <"$dir/samples.txt") - 1)) samples, s
 awk 'NR > 1 { if ($2 > mc) mc = $2; if ($4 > mn) mn = $4 } END { printf "peak RSS: cluster %d KiB, node %d KiB\n", mc, mn }' "$dir/samples.txt"
 echo "cluster: RSS ${crs} KiB/min (delta state ${cds} KiB/min, the rest ${cun} KiB/min), fds ${cfd} /min"
 echo "node:    RSS ${nrs} KiB/min, fds ${nfd} /min"
+echo "allocations in use (podprof_malloc_in_use_bytes): cluster ${ciu} KiB/min, node ${niu} KiB/min"
 for s in "$cun" "$nrs"; do
   awk -v s="$s" 'BEGIN { exit !(s == "nan" || s > 256) }' && rc=1
 done
