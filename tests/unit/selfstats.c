@@ -103,8 +103,14 @@ TEST(own_process_figures)
 	CHECK_EQ(pthread_create(&t, NULL, idle_thread, NULL), 0);
 	CHECK_EQ(selfstats_read("/proc/self", &b), 0);
 	pthread_join(t, NULL);
-	CHECK(b.heap_in_use_bytes >= a.heap_in_use_bytes + (double)size);
-	CHECK(b.heap_system_bytes >= b.heap_in_use_bytes);
+	/* a replaced allocator (valgrind's, a sanitizer's) reports nothing through
+	 * mallinfo2; glibc's must show the block */
+	if (a.heap_system_bytes > 0 || b.heap_system_bytes > 0) {
+		CHECK(b.heap_in_use_bytes >= a.heap_in_use_bytes + (double)size);
+		CHECK(b.heap_system_bytes >= b.heap_in_use_bytes);
+	} else {
+		printf("  the allocator reports no figures (not glibc's malloc)\n");
+	}
 	CHECK(b.resident_bytes >= a.resident_bytes + (double)size / 2);
 	CHECK_EQ((long long)b.open_fds, (long long)a.open_fds + 1);
 	CHECK_EQ((long long)b.threads, (long long)a.threads + 1);
