@@ -194,6 +194,14 @@ int test_wait_file(const char *path, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+int test_time_scale(void)
+{
+	const char *v = getenv("PODPROF_TEST_TIME_SCALE");
+	int k = v ? atoi(v) : 1;
+
+	return k < 1 ? 1 : k > 100 ? 100 : k;
+}
+
 int test_free_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};

@@ -17,6 +17,9 @@ const char *test_source_dir(void);
 const char *test_binary_dir(void);
 /* Directory where tests/go/build.sh caches Go test programs. */
 const char *test_go_cache_dir(void);
+/* How much slower than normal the test runs (PODPROF_TEST_TIME_SCALE, 1 to 100; set
+ * by scripts/valgrind.sh): a test whose checks are timed multiplies its times by it. */
+int test_time_scale(void);
 
 /* Creates a fresh temporary directory (caller frees the string). Aborts on failure. */
 char *test_tmpdir(const char *tag);
