@@ -33,6 +33,8 @@ fi
 cmake --build "$build" -j"$jobs" >/dev/null || cmake --build "$build" -j1 || exit 1
 
 logs=$(mktemp -d /tmp/podprof-valgrind-XXXXXX)
+# tests that run podprof as an unprivileged user need the wrapper and a place for logs
+chmod 1777 "$logs"
 wrapper=$logs/podprof
 cat >"$wrapper" <<EOF
 #!/bin/sh
