@@ -6,7 +6,10 @@
 #                                  `ctest -T memcheck` (options in the top CMakeLists.txt),
 #                                  then the integration tests with every podprof
 #                                  process they start under memcheck (PODPROF_BIN is a
-#                                  wrapper); slow, about an hour, not for CI
+#                                  wrapper); about 20 minutes on 2 cores, not for
+#                                  CI: the integration checks that bound time or
+#                                  memory (valgrind's own) fail under its slowdown,
+#                                  and what this run is for is podprof's reports
 #   scripts/valgrind.sh --quick    the CI subset (about two minutes): the unit tests
 #                                  under memcheck, and podprof's own short runs (every
 #                                  command once: options, node --once over Go programs,
@@ -66,6 +69,7 @@ check_reports() {
 
 echo "=== unit tests under memcheck"
 out=$logs/unit.log
+rm -f "$build"/Testing/Temporary/MemoryChecker.*.log
 # --quick leaves out the unit tests whose checks are timed against live servers (a
 # slow receiver, idle clients, concurrent scrapes): under memcheck's slowdown they fail
 # on time, not on memory; podprof's own runs below cover the same code
@@ -78,7 +82,10 @@ ctest --test-dir "$build" -T memcheck -L unit -j"$jobs" --output-on-failure "${e
 count "$out"
 if grep -q 'Defects: [1-9]' "$out"; then
   fail=$((fail + 1))
-  cat "$build"/Testing/Temporary/MemoryChecker.*.log 2>/dev/null | head -200
+  for f in $(grep -lE 'lost in loss record|Invalid|uninitialised|Mismatched|overlap' \
+             "$build"/Testing/Temporary/MemoryChecker.*.log 2>/dev/null); do
+    echo "--- $f"; grep -vE '^==[0-9]+== *$' "$f" | head -100
+  done
 fi
 
 if [ $quick -eq 0 ]; then

@@ -268,6 +268,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
+/* At exit: the server's threads joined, its bodies freed (a clean memcheck report). */
+static void server_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+	buf_free(&bomb);
+	buf_free(&big);
+}
+
 static int server_start(void)
 {
 	const union MHD_DaemonInfo *info;
@@ -275,6 +285,7 @@ static int server_start(void)
 	if (daemon_)
 		return 0;
 	curl_global_init(CURL_GLOBAL_ALL);
+	atexit(server_stop);
 	if (!bomb.data) {
 		/* 64 MiB of zeros in 64 KiB: 16 gzip members of 4 MiB each, compressed as
 		 * tightly as deflate goes */
