@@ -65,7 +65,10 @@ TEST(malformed_and_missing_stat)
 
 	CHECK_EQ(selfstats_read(dir, &v), -EINVAL);
 	snprintf(path, sizeof(path), "%s/stat", dir);
-	test_write_file(path, "no parenthesis at all 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", 62);
+	{
+		const char *bad = "no parenthesis at all 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16";
+		test_write_file(path, bad, strlen(bad));
+	}
 	CHECK_EQ(selfstats_read(dir, &v), -EINVAL);
 	unlink(path);
 	CHECK_EQ(selfstats_read(dir, &v), -ENOENT);
