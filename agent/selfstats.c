@@ -28,13 +28,29 @@ struct selfstats {
 		*heap_system;
 };
 
+/* The boot time (/proc/stat btime, seconds since the epoch): read once. */
+static double boot_time;
+static pthread_once_t boot_time_once = PTHREAD_ONCE_INIT;
+
+static void read_boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lf", &boot_time) == 1)
+			break;
+	fclose(f);
+}
+
 int selfstats_read(const char *proc_self, struct selfstats_values *v)
 {
 	char path[256], text[1024], *p;
 	unsigned long long utime, stime, starttime, vsize;
 	long long rss, threads;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-	double btime = 0;
 	FILE *f;
 	size_t n;
 	DIR *d;
@@ -58,16 +74,9 @@ int selfstats_read(const char *proc_self, struct selfstats_values *v)
 		return -EINVAL;
 	if (tick <= 0)
 		tick = 100;
-	f = fopen("/proc/stat", "re");
-	if (f) {
-		char line[256];
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "btime %lf", &btime) == 1)
-				break;
-		fclose(f);
-	}
+	pthread_once(&boot_time_once, read_boot_time);
 	v->cpu_seconds = (double)(utime + stime) / (double)tick;
-	v->start_seconds = btime + (double)starttime / (double)tick;
+	v->start_seconds = boot_time + (double)starttime / (double)tick;
 	v->virtual_bytes = (double)vsize;
 	v->resident_bytes = (double)rss * (double)(page > 0 ? page : 4096);
 	v->threads = (double)threads;
