@@ -91,7 +91,7 @@ fi
 if [ $quick -eq 0 ]; then
   echo "=== integration tests, podprof under memcheck (PODPROF_BIN=$wrapper)"
   out=$logs/integration.log
-  PODPROF_BIN=$wrapper PODPROF_WRAPPER=valgrind \
+  PODPROF_BIN=$wrapper PODPROF_WRAPPER=valgrind PODPROF_TEST_TIME_SCALE=4 \
     ctest --test-dir "$build" -L integration -j"$jobs" --output-on-failure "$@" 2>&1 | tee "$out" | tail -40
   count "$out"
   check_reports

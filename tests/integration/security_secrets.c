@@ -283,9 +283,9 @@ static int upload(const char *dir, const char *url, const char *opt, struct buf 
 		return -EIO;
 	snprintf(logpath, sizeof(logpath), "%s/upload%d.log", dir, ++seq);
 	snprintf(cmd, sizeof(cmd),
-		 "%s upload --service-name tls --profiles-endpoint %s --flush-timeout 3s "
+		 "%s upload --service-name tls --profiles-endpoint %s --flush-timeout %ds "
 		 "--retry-backoff-min 200ms --listen= %s %s/000001.pb.gz",
-		 test_podprof_bin(), url, opt, in);
+		 test_podprof_bin(), url, 3 * test_time_scale(), opt, in);
 	return test_sh(cmd, log, 1);
 }
 

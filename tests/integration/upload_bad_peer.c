@@ -151,7 +151,9 @@ static int lived_and_bounded(const struct observed *o)
 		fprintf(stderr, "    exit status %d\n", o->status);
 		return 0;
 	}
-	if (o->alive_checks < 5 || o->hwm_kb <= 0 || o->hwm_kb > RSS_LIMIT_KB) {
+	/* under a wrapper (valgrind) the resident memory is the wrapper's */
+	if (o->alive_checks < 5 || o->hwm_kb <= 0 ||
+	    (o->hwm_kb > RSS_LIMIT_KB && !getenv("PODPROF_WRAPPER"))) {
 		fprintf(stderr, "    %d metrics reads, VmHWM %ld kB\n", o->alive_checks, o->hwm_kb);
 		return 0;
 	}
