@@ -220,6 +220,23 @@ static int has_types(const struct canon *c, const char *const *names, size_t n)
 	return 1;
 }
 
+/*
+ * A block or mutex upload: 1 with both types; 2 or 3 for the contentions or the delay
+ * part alone (the uploader splits a profile when one sample's delta is zero in one
+ * type only, as the runtime's rounded values allow: no uploaded sample may be zero in
+ * one of its types); 0 when it is not of this kind.
+ */
+static int contention_part(const struct canon *c, const char *const *names)
+{
+	if (has_types(c, names, 2))
+		return 1;
+	if (c->nvalues == 1 && strcmp(c->types[0], names[0]) == 0)
+		return 2;
+	if (c->nvalues == 1 && strcmp(c->types[0], names[1]) == 0)
+		return 3;
+	return 0;
+}
+
 static int type_index(const struct canon *c, const char *name)
 {
 	for (size_t i = 0; i < c->nvalues; i++)
@@ -264,7 +281,7 @@ static void account(const struct prog *p, const cJSON *r, struct uploads *u, str
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(r, "query");
 	char want_inst[64], want_q[160];
 	struct canon c;
-	int ai, si, ii, is;
+	int ai, si, ii, is, bk, mk;
 
 	snprintf(want_inst, sizeof(want_inst), "127.0.0.1:%d", p->port);
 	snprintf(want_q, sizeof(want_q), "service.name=%s&instance=127.0.0.1%%3A%d", p->service,
@@ -298,15 +315,18 @@ static void account(const struct prog *p, const cJSON *r, struct uploads *u, str
 	si = type_index(&c, "go:heap_alloc_space:bytes");
 	ii = type_index(&c, "go:heap_inuse_objects:count");
 	is = type_index(&c, "go:heap_inuse_space:bytes");
+	bk = contention_part(&c, block_types);
+	mk = contention_part(&c, mutex_types);
 	if (has_types(&c, cpu_types, 2)) {
 		u->cpu++;
 		u->cpu_burn += canon_total(&c, 1, "main.burnCPU ") > 0;
-	} else if (has_types(&c, block_types, 2)) {
-		u->block++;
-		u->block_fn += canon_total(&c, 1, "main.blockWork ") > 0;
-	} else if (has_types(&c, mutex_types, 2)) {
-		u->mutex++;
-		u->mutex_fn += canon_total(&c, 1, "main.mutexWork ") > 0;
+	} else if (bk) {
+		/* a split scrape counts once, by its contentions part */
+		u->block += bk != 3;
+		u->block_fn += canon_total(&c, bk == 1 ? 1 : 0, "main.blockWork ") > 0;
+	} else if (mk) {
+		u->mutex += mk != 3;
+		u->mutex_fn += canon_total(&c, mk == 1 ? 1 : 0, "main.mutexWork ") > 0;
 	} else if (has_types(&c, goroutine_types, 1)) {
 		u->goroutine++;
 		u->goroutine_fn += canon_total(&c, 0, "main.parkForever ") > 0;
@@ -350,8 +370,8 @@ static void account(const struct prog *p, const cJSON *r, struct uploads *u, str
 	 * kind of the others (one run takes a tenth of a second) */
 	{
 		unsigned kind = has_types(&c, cpu_types, 2)	     ? 1
-				: has_types(&c, block_types, 2)	     ? 2
-				: has_types(&c, mutex_types, 2)	     ? 4
+				: bk				     ? 2
+				: mk				     ? 4
 				: has_types(&c, goroutine_types, 1) ? 8
 				: ai >= 0			     ? 16
 								     : 32;
