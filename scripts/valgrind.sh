@@ -50,7 +50,8 @@ count() { # ctest log -> pass/fail totals
   local p f
   p=$(grep -Eo '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | awk '{print $NF - $4}')
   f=$(grep -Eo '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | awk '{print $4}')
-  [ -z "$p" ] && { p=0; f=1; }
+  # nothing ran: a failure, unless the filter selected no test of this label
+  if [ -z "$p" ]; then p=0; f=1; grep -q '^No tests were found' "$1" && f=0; fi
   pass=$((pass + p)); fail=$((fail + f))
 }
 
