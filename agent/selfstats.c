@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "goproc.h"
 
 struct selfstats {
 	pthread_mutex_t lock; /* one reader at a time: the CPU counter adds differences */
@@ -47,9 +49,8 @@ static void read_boot_time(void)
 
 int selfstats_read(const char *proc_self, struct selfstats_values *v)
 {
-	char path[256], text[1024], *p;
-	unsigned long long utime, stime, starttime, vsize;
-	long long rss, threads;
+	char path[256], text[4096];
+	uint64_t utime, stime, threads, starttime, vsize, rss;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	FILE *f;
 	size_t n;
@@ -65,12 +66,10 @@ int selfstats_read(const char *proc_self, struct selfstats_values *v)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	/* the command name may hold spaces and parentheses: the fields follow the last ')' */
-	p = strrchr(text, ')');
-	if (!p || sscanf(p + 1,
-			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d"
-			 " %lld %*d %llu %llu %lld",
-			 &utime, &stime, &threads, &starttime, &vsize, &rss) != 6)
+	/* proc(5): utime 14, stime 15, num_threads 20, starttime 22, vsize 23, rss 24 */
+	if (proc_stat_u64(text, n, 14, &utime) || proc_stat_u64(text, n, 15, &stime) ||
+	    proc_stat_u64(text, n, 20, &threads) || proc_stat_u64(text, n, 22, &starttime) ||
+	    proc_stat_u64(text, n, 23, &vsize) || proc_stat_u64(text, n, 24, &rss))
 		return -EINVAL;
 	if (tick <= 0)
 		tick = 100;

@@ -154,7 +154,7 @@ static int stat_field(const char *content, size_t len, int n, const char **start
 	return -EINVAL;
 }
 
-static int stat_u64(const char *content, size_t len, int n, uint64_t *out)
+int proc_stat_u64(const char *content, size_t len, int n, uint64_t *out)
 {
 	const char *f;
 	size_t fl;
@@ -179,7 +179,7 @@ int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *
 	if (stat_field(content, len, 3, &f, &fl) || fl != 1)
 		return -EINVAL;
 	*state = *f;
-	return stat_u64(content, len, 22, starttime);
+	return proc_stat_u64(content, len, 22, starttime);
 }
 
 int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
@@ -256,8 +256,8 @@ static int opted_out_from_memory(const char *proc_root, int pid, struct env_scan
 		return -errno;
 	n = read(fd, stat, sizeof(stat) - 1);
 	close(fd);
-	if (n <= 0 || stat_u64(stat, (size_t)n, 50, &start) || stat_u64(stat, (size_t)n, 51, &end) ||
-	    end < start)
+	if (n <= 0 || proc_stat_u64(stat, (size_t)n, 50, &start) ||
+	    proc_stat_u64(stat, (size_t)n, 51, &end) || end < start)
 		return -EPROTO;
 	if (end - start > MAX_ENVIRON)
 		end = start + MAX_ENVIRON;

@@ -52,6 +52,9 @@ int proc_identity_read(const char *proc_root, int pid, struct proc_identity *id)
 /* Parses the content of /proc/<pid>/stat: the start time and state. -EINVAL when
  * malformed. (The command name may hold spaces and parentheses.) */
 int proc_stat_parse(const char *content, size_t len, uint64_t *starttime, char *state);
+/* The unsigned decimal field n (1-based, as proc(5) numbers them; n >= 3) of the same
+ * text. -EINVAL when missing, negative or not a number. */
+int proc_stat_u64(const char *content, size_t len, int n, uint64_t *out);
 
 /* 1 when pid's environment has COROOT_EBPF_PROFILING=disabled, 0 when it has not, a
  * negative errno when it cannot be read (from /proc/<pid>/environ, or else from the
