@@ -188,8 +188,12 @@ int size_parse(const char *s, uint64_t *out)
 	n = strlen(p);
 	if (n >= sizeof(lower))
 		return -EINVAL;
-	for (size_t i = 0; i <= n; i++)
+	/* n < sizeof(lower): the copy ends at p's NUL, within lower */
+	for (size_t i = 0; i < sizeof(lower); i++) {
 		lower[i] = (char)tolower((unsigned char)p[i]);
+		if (!p[i])
+			break;
+	}
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		if (strcmp(lower, sfx[i].suffix) == 0) {
 			v *= sfx[i].mult;

@@ -59,7 +59,7 @@ rm -rf "$probe"
 start=$(date +%s)
 echo "=== fuzz build ($build)"
 if ! cmake -S "$top" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-       -DPODPROF_SANITIZE=ON -DPODPROF_FUZZ_BUILD=ON \
+       -DPODPROF_SANITIZE=ON -DPODPROF_FUZZ_BUILD=ON -DPODPROF_WERROR=ON \
        -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >"$build.configure.log" 2>&1; then
   cat "$build.configure.log"; exit 1
 fi

@@ -23,7 +23,8 @@ run_build() { # name, extra cmake args...
   local name=$1; shift
   local dir=$top/build/$name
   echo "=== $name build"
-  cmake -S "$top" -B "$dir" -DPODPROF_GO_CACHE="$gocache" "$@" >/dev/null || return 1
+  cmake -S "$top" -B "$dir" -DPODPROF_GO_CACHE="$gocache" -DPODPROF_WERROR=ON "$@" \
+    >/dev/null || return 1
   cmake --build "$dir" -j"$jobs" >/dev/null || cmake --build "$dir" -j1 || return 1
 }
 
@@ -65,6 +66,20 @@ else
   echo "sanitizer build failed"; total_fail=$((total_fail + 1))
 fi
 
+# Release builds as packagers and image builders make them (gcc -O3 and clang -O3), with
+# warnings as errors: the code compiles without a warning at every optimisation level.
+# The unit tests run in the gcc one (optimisations change what undefined code does).
+if run_build release -DCMAKE_BUILD_TYPE=Release; then
+  run_tests release -L unit "${filter[@]}"
+else
+  echo "Release build (gcc) failed"; total_fail=$((total_fail + 1))
+fi
+if command -v clang >/dev/null 2>&1; then
+  if ! CC=clang run_build release-clang -DCMAKE_BUILD_TYPE=Release; then
+    echo "Release build (clang) failed"; total_fail=$((total_fail + 1))
+  fi
+fi
+
 # ThreadSanitizer over the threaded paths (uploader, scraper, metrics, HTTP server,
 # reflectors, both roles under faults): podprof and the tests built with
 # -fsanitize=thread; every report of every process goes to a file, and any one fails.
@@ -75,7 +90,8 @@ tsan_tests=(test_metrics test_httpserver test_k8s_stream test_scraper test_scrap
 tsan_regex="^($(IFS='|'; echo "${tsan_tests[*]}"))\$"
 tsan_dir=$top/build/tsan
 echo "=== tsan build"
-if cmake -S "$top" -B "$tsan_dir" -DPODPROF_GO_CACHE="$gocache" -DPODPROF_TSAN=ON >/dev/null &&
+if cmake -S "$top" -B "$tsan_dir" -DPODPROF_GO_CACHE="$gocache" -DPODPROF_TSAN=ON \
+     -DPODPROF_WERROR=ON >/dev/null &&
    cmake --build "$tsan_dir" -j"$jobs" --target podprof "${tsan_tests[@]}" >/dev/null; then
   rm -rf "$tsan_dir/reports" && mkdir -p "$tsan_dir/reports"
   TSAN_OPTIONS="log_path=$tsan_dir/reports/tsan suppressions=$top/scripts/tsan.supp" \

@@ -31,7 +31,8 @@ pass=0 fail=0
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; echo "0 passed, 1 failed"; exit 1; }
 if [ ! -f "$build/CMakeCache.txt" ] || grep -q 'PODPROF_SANITIZE:BOOL=ON\|PODPROF_TSAN:BOOL=ON' "$build/CMakeCache.txt"; then
-  cmake -S "$top" -B "$build" -DPODPROF_GO_CACHE="$gocache" -DPODPROF_SANITIZE=OFF -DPODPROF_TSAN=OFF >/dev/null || exit 1
+  cmake -S "$top" -B "$build" -DPODPROF_GO_CACHE="$gocache" -DPODPROF_SANITIZE=OFF -DPODPROF_TSAN=OFF \
+    -DPODPROF_WERROR=ON >/dev/null || exit 1
 fi
 cmake --build "$build" -j"$jobs" >/dev/null || cmake --build "$build" -j1 || exit 1
 
