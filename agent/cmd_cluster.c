@@ -21,6 +21,7 @@
 #include "targets_file.h"
 
 #define TARGETS_FILE_CHECK (5 * NS_PER_SEC)
+#define DEFAULT_CPU_DURATION (10 * NS_PER_SEC)
 
 struct cluster {
 	struct role role;
@@ -295,6 +296,59 @@ static char *read_secret(const char *path)
 	return strdup(buf);
 }
 
+/*
+ * Settles the length of a CPU profile against the scrape interval. Given explicitly
+ * (flag or PODPROF_SCRAPE_CPU_DURATION), it must be shorter than the interval, or
+ * the command exits 2. Otherwise it adapts, as Coroot's cluster agent accepts any
+ * PROFILES_SCRAPE_INTERVAL: 10 s, or the interval less a second when that is shorter
+ * (a CPU scrape takes its seconds plus the transfer), at least 1 s, whole seconds
+ * (Go's handler takes whole seconds); the choice is logged once. With a 1 s interval a
+ * CPU profile lasts the whole interval: the scraper then skips a target's CPU slot
+ * while its last profile still runs, so that two never overlap.
+ */
+static int cpu_duration(struct podprof_config *cfg, int *adapted)
+{
+	int64_t interval = cfg->scrape_interval_ns, d;
+	char di[32], dd[32];
+
+	*adapted = 0;
+	if (cfg->scrape_cpu_seconds_ns) {
+		d = cfg->scrape_cpu_seconds_ns / NS_PER_SEC * NS_PER_SEC;
+		if (d < interval)
+			return 0;
+		time_format_duration(interval, di, sizeof(di));
+		time_format_duration(d, dd, sizeof(dd));
+		fprintf(stderr, "podprof cluster: --scrape-cpu-duration (PODPROF_SCRAPE_CPU_DURATION) "
+				"%s must be shorter than --scrape-interval (PROFILES_SCRAPE_INTERVAL) "
+				"%s; leave it unset to fit CPU profiles to the interval\n", dd, di);
+		return -EINVAL;
+	}
+	d = interval - NS_PER_SEC;
+	if (d > DEFAULT_CPU_DURATION)
+		d = DEFAULT_CPU_DURATION;
+	d = d / NS_PER_SEC * NS_PER_SEC;
+	if (d < NS_PER_SEC)
+		d = NS_PER_SEC;
+	cfg->scrape_cpu_seconds_ns = d;
+	*adapted = d != DEFAULT_CPU_DURATION;
+	return 0;
+}
+
+/* Says once what cpu_duration() chose for the interval. */
+static void log_cpu_duration(const struct podprof_config *cfg)
+{
+	char di[32], dd[32];
+
+	time_format_duration(cfg->scrape_interval_ns, di, sizeof(di));
+	time_format_duration(cfg->scrape_cpu_seconds_ns, dd, sizeof(dd));
+	if (cfg->scrape_cpu_seconds_ns < cfg->scrape_interval_ns)
+		log_info("CPU profiles last %s: the scrape interval %s leaves no room for %ds",
+			 dd, di, (int)(DEFAULT_CPU_DURATION / NS_PER_SEC));
+	else
+		log_info("CPU profiles last %s, the whole scrape interval %s: a target's CPU "
+			 "profile is skipped while its last one still runs", dd, di);
+}
+
 int cmd_cluster(int argc, char **argv, char **envp)
 {
 	struct podprof_config cfg;
@@ -302,7 +356,7 @@ int cmd_cluster(int argc, char **argv, char **envp)
 	struct cluster c;
 	char *password = NULL;
 	unsigned types;
-	int status = 2, r;
+	int status = 2, cpu_adapted = 0, r;
 
 	memset(&c, 0, sizeof(c));
 	r = config_parse(CMD_CLUSTER, argc, argv, envp, &cfg);
@@ -331,12 +385,8 @@ int cmd_cluster(int argc, char **argv, char **envp)
 				"<name>-<N>\n", cfg.shard);
 		goto out;
 	}
-	if (cfg.scrape_interval_ns && cfg.scrape_cpu_seconds_ns >= cfg.scrape_interval_ns &&
-	    (types & SCRAPE_CPU)) {
-		fprintf(stderr, "podprof cluster: --scrape-cpu-duration must be shorter than "
-				"--scrape-interval (PROFILES_SCRAPE_INTERVAL)\n");
+	if (cfg.scrape_interval_ns && cpu_duration(&cfg, &cpu_adapted) != 0)
 		goto out;
-	}
 	if (cfg.scrape_basic_auth_password_file &&
 	    !(password = read_secret(cfg.scrape_basic_auth_password_file))) {
 		fprintf(stderr, "podprof cluster: cannot read --scrape-basic-auth-password-file "
@@ -361,6 +411,8 @@ int cmd_cluster(int argc, char **argv, char **envp)
 	raise_open_files_limit();
 	if (role_start(&cfg, "profiles", &c.role) != 0)
 		goto out;
+	if (cpu_adapted && (types & SCRAPE_CPU))
+		log_cpu_duration(&cfg);
 	memset(&scfg, 0, sizeof(scfg));
 	/* scraping off (PROFILES_SCRAPE_INTERVAL=0): the agent runs, serving its metrics */
 	scfg.interval_ns = cfg.scrape_interval_ns ? cfg.scrape_interval_ns : 3600 * NS_PER_SEC;

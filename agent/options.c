@@ -132,9 +132,10 @@ static const struct opt_def options[] = {
 	{"scrape-timeout", 0, "PROFILES_SCRAPE_TIMEOUT", OT_DURATION, "10s", SEC / 10, 600 * SEC,
 	 CMD_CLUSTER, OFF(scrape_timeout_ns), "DUR",
 	 "timeout of one scrape; a CPU scrape gets its seconds on top", NULL},
-	{"scrape-cpu-duration", 0, "PODPROF_SCRAPE_CPU_DURATION", OT_DURATION, "10s", SEC,
+	{"scrape-cpu-duration", 0, "PODPROF_SCRAPE_CPU_DURATION", OT_DURATION, NULL, SEC,
 	 600 * SEC, CMD_CLUSTER, OFF(scrape_cpu_seconds_ns), "DUR",
-	 "length of a CPU profile (whole seconds, always less than the interval)", NULL},
+	 "length of a CPU profile in whole seconds, shorter than the interval (default: 10s, "
+	 "or the interval less 1s when that is shorter, at least 1s)", NULL},
 	{"scrape-types", 0, "PODPROF_SCRAPE_TYPES", OT_STRING, "cpu,heap,block,mutex,goroutine", 0,
 	 0, CMD_CLUSTER, OFF(scrape_types), "LIST",
 	 "profile types scraped by default (a pod's coroot.com/profile-types overrides)", NULL},

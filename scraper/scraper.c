@@ -310,6 +310,12 @@ int scraper_target_set(struct scraper *s, const struct scrape_target *n)
 	s->table[hash64(t->id, strlen(t->id), 0) % s->table_size] = t;
 	list_push_back(&s->targets, &t->all);
 	s->ntargets++;
+	/* said once per target (an unchanged target returns above): a pod's annotation
+	 * is the user's wish, not a reason to stop */
+	if (n->cpu_seconds > 0 && n->cpu_seconds != cpu_seconds)
+		log_warn("%s: CPU profiles of %ds do not fit the scrape interval; they last "
+			 "%ds (coroot.com/profile-cpu-seconds must be shorter than "
+			 "PROFILES_SCRAPE_INTERVAL)", t->id, n->cpu_seconds, cpu_seconds);
 	r = 0;
 	goto out;
 fail:

@@ -11,3 +11,8 @@ endforeach()
 # Static targets: --target and the file_sd targets file as it changes.
 podprof_test(test_scrape_targets SOURCES ${CMAKE_CURRENT_LIST_DIR}/scrape_targets.c
              LIBS PkgConfig::CJSON LABEL integration TIMEOUT 120)
+# PROFILES_SCRAPE_INTERVAL from 1 s to 15 s through the environment: CPU profiles fit.
+podprof_test(test_scrape_intervals
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/scrape_intervals.c
+                     ${CMAKE_CURRENT_LIST_DIR}/k8s_fake.c
+             LIBS PkgConfig::CJSON PkgConfig::CURL LABEL integration GO_PROGRAMS TIMEOUT 180)

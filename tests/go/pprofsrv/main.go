@@ -2,7 +2,7 @@
 // podprof's scraper tests and benchmark (standard library only):
 //
 //	pprofsrv [-port-file FILE] [-paused] [-delta-heap] [-cpu-duty F] [-alloc-rate N]
-//	         [-stacks N] [-memprofilerate N] [-port P] [-ports N]
+//	         [-stacks N] [-memprofilerate N] [-port P] [-ports N] [-cpu-log FILE]
 //
 // It listens on 127.0.0.1 (a free port, or -port P, written to -port-file once it
 // accepts connections) and serves /debug/pprof/ with every allocation sampled
@@ -31,6 +31,9 @@
 // free ones) that all serve the same pages, one line per port in -port-file; one
 // process then stands for N scrape targets (Go runs one CPU profile at a time, so
 // at most one of them should be scraped for CPU).
+//
+// With -cpu-log FILE, every CPU profile request appends "<start ns> <end ns> <status>"
+// (wall clock) to FILE when it ends.
 //
 // With -stacks N (the benchmark), trees of calls give every profile type many stacks:
 // N leaves that allocate, N that burn CPU, and N/8 goroutines parked at leaves of their
@@ -247,6 +250,37 @@ func startTree(n int) {
 	}()
 }
 
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// logged runs h and appends "<start ns> <end ns> <status>" (wall clock) to path: the
+// scraper tests check from it that a client never ran two CPU profiles at once.
+func logged(path string, h http.HandlerFunc) http.HandlerFunc {
+	var mu sync.Mutex
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now().UnixNano()
+		h(sw, r)
+		end := time.Now().UnixNano()
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0644)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(f, "%d %d %d\n", start, end, sw.status)
+		f.Close()
+	}
+}
+
 func main() {
 	portFile := flag.String("port-file", "", "write the port here once listening")
 	startPaused := flag.Bool("paused", false, "start with allocWork and sizesWork paused")
@@ -258,6 +292,8 @@ func main() {
 	memRate := flag.Int("memprofilerate", 1, "runtime.MemProfileRate")
 	fixedPort := flag.Int("port", 0, "listen on this port (0: a free one)")
 	nports := flag.Int("ports", 1, "listen on this many ports, all serving the same pages")
+	cpuLog := flag.String("cpu-log", "",
+		"append \"<start ns> <end ns> <status>\" here for every CPU profile request")
 	flag.Parse()
 	runtime.MemProfileRate = *memRate
 	paused = *startPaused
@@ -267,7 +303,11 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	if *cpuLog != "" {
+		mux.HandleFunc("/debug/pprof/profile", logged(*cpuLog, httppprof.Profile))
+	} else {
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	}
 	mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	if *deltaHeap {
