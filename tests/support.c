@@ -10,11 +10,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <glob.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -326,4 +329,58 @@ int test_patched_copy(const char *src, const char *dst, uint64_t off, const void
 	chmod(dst, 0755);
 	buf_free(&b);
 	return r;
+}
+
+int test_net_isolate(void)
+{
+	struct ifreq ifr;
+	int fd, ok;
+
+	if (getenv("PODPROF_TEST_HOST_NETWORK") || geteuid() != 0)
+		return 0;
+	if (unshare(CLONE_NEWNET) != 0) {
+		perror("test_net_isolate: unshare(CLONE_NEWNET)");
+		return 0;
+	}
+	/* a new namespace's loopback is down */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		fprintf(stderr, "test_net_isolate: cannot bring up loopback in the test's network "
+				"namespace\n");
+		exit(2);
+	}
+	return 1;
+}
+
+long long test_net_no_routes(void)
+{
+	char names[1024], values[1024], key[64];
+	long long total = 0, v;
+	FILE *f = fopen("/proc/self/net/snmp", "r");
+
+	/* pairs of lines: "Ip: <names>" then "Ip: <values>" */
+	while (f && fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		char *ns, *vs, *n = strtok_r(names, " \n", &ns), *x = strtok_r(values, " \n", &vs);
+		if (!n || strcmp(n, "Ip:") != 0)
+			continue;
+		while ((n = strtok_r(NULL, " \n", &ns)) && (x = strtok_r(NULL, " \n", &vs)))
+			if (strcmp(n, "OutNoRoutes") == 0)
+				total += atoll(x);
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/net/snmp6", "r");
+	while (f && fscanf(f, "%63s %lld", key, &v) == 2)
+		if (strcmp(key, "Ip6OutNoRoutes") == 0)
+			total += v;
+	if (f)
+		fclose(f);
+	return total;
 }

@@ -40,6 +40,18 @@ int test_sh(const char *cmd, struct buf *out, int with_stderr);
 /* Starts argv[0] with argv (envp NULL = inherit), stdout+stderr appended to log_path
  * (NULL = inherit). Returns the pid or -errno. */
 pid_t test_spawn(char *const argv[], char *const envp[], const char *log_path);
+
+/*
+ * Moves this process (and so every process it starts from now on) into a network
+ * namespace of its own where only loopback exists: nothing it starts can send a packet
+ * off the machine. Returns 1 when isolated, 0 when not (not root, or
+ * PODPROF_TEST_HOST_NETWORK set). Call it before starting threads.
+ */
+int test_net_isolate(void);
+/* Packets the kernel of this network namespace could not route, IPv4 and IPv6
+ * (OutNoRoutes): in an isolated namespace, every attempt to reach an address outside
+ * 127.0.0.0/8 and ::1. */
+long long test_net_no_routes(void);
 /* Waits up to timeout_ms for pid to exit; returns its exit status (128+sig when killed),
  * or -ETIMEDOUT. */
 int test_wait(pid_t pid, int timeout_ms);

@@ -5,6 +5,13 @@
  * and leave the current test function. main() is provided: it runs every test (or the
  * ones named on the command line), prints one line per test and a summary, and exits
  * non-zero when any test failed. Include it in exactly one .c file per executable.
+ *
+ * Nothing a test starts may send a packet off the machine: as root, main() first moves
+ * the test program into a network namespace of its own where only loopback exists (every
+ * child, podprof and the fake servers included, inherits it), so an address outside
+ * 127.0.0.0/8 (or ::1) is unreachable. The kernel counts every such attempt
+ * (OutNoRoutes, IPv4 and IPv6); a test during which the count grows fails, naming how
+ * many packets tried to leave. PODPROF_TEST_HOST_NETWORK=1 turns this off.
  */
 #ifndef PODPROF_TESTING_H
 #define PODPROF_TESTING_H
@@ -104,11 +111,16 @@ static inline void test_fail(const char *file, int line, const char *what)
 		return;                                                          \
 	} while (0)
 
+/* In support.c: the network namespace of a test program (see the top of this file). */
+int test_net_isolate(void);
+long long test_net_no_routes(void);
+
 int main(int argc, char **argv)
 {
-	int failed = 0, ran = 0;
+	int failed = 0, ran = 0, isolated;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	isolated = test_net_isolate();
 	for (int i = 0; i < test_ncases; i++) {
 		struct timespec t0, t1;
 		int selected = argc < 2;
@@ -118,10 +130,18 @@ int main(int argc, char **argv)
 				selected = 1;
 		if (!selected)
 			continue;
+		long long escapes = isolated ? test_net_no_routes() : 0;
+
 		test_failed_flag = 0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		test_cases[i].fn();
 		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (isolated && (escapes = test_net_no_routes() - escapes) > 0) {
+			fprintf(stderr, "  %lld packets were sent to addresses outside 127.0.0.0/8 "
+					"and ::1 during this test (refused: only loopback exists here)\n",
+				escapes);
+			test_failed_flag = 1;
+		}
 		ran++;
 		if (test_failed_flag)
 			failed++;

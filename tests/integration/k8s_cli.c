@@ -38,7 +38,7 @@ static int post_pod(struct fake_kube *f, const char *ns, const char *name, const
 		 "\"coroot.com/profile-port\":\"pprof\"%s}},"
 		 "\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"app\",\"ports\":"
 		 "[{\"name\":\"pprof\",\"containerPort\":6060}]},{\"name\":\"proxy\"}]},"
-		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.%zu\"}}",
+		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"127.1.0.%zu\"}}",
 		 name, ns, strchr(name, 'w') ? "web" : "api", extra ? extra : "",
 		 strstr(name, "-2") ? "node-2" : "node-1", strlen(name) + strlen(ns));
 	st = fake_kube_post(f, "pods", body, NULL);
@@ -70,11 +70,11 @@ TEST(lists_targets)
 	snprintf(args, sizeof(args), "--kubeconfig %s", f.kubeconfig);
 	CHECK_EQ(run(&out, NULL, args), 0);
 	CHECK_STR(out.data,
-		  "blog/api-2:6060 http://10.1.0.9:6060/debug/pprof /k8s/blog/api namespace=blog "
+		  "blog/api-2:6060 http://127.1.0.9:6060/debug/pprof /k8s/blog/api namespace=blog "
 		  "pod=api-2 node=node-2 container=app types=heap cpu_seconds=7\n"
-		  "shop/api-1:6060 http://10.1.0.9:6060/debug/pprof /k8s/shop/api namespace=shop "
+		  "shop/api-1:6060 http://127.1.0.9:6060/debug/pprof /k8s/shop/api namespace=shop "
 		  "pod=api-1 node=node-1 container=app\n"
-		  "shop/web-2:6060 http://10.1.0.9:6060/debug/pprof /k8s/shop/web namespace=shop "
+		  "shop/web-2:6060 http://127.1.0.9:6060/debug/pprof /k8s/shop/web namespace=shop "
 		  "pod=web-2 node=node-2 container=app\n");
 	/* KUBECONFIG works as the flag does */
 	snprintf(args, sizeof(args), "KUBECONFIG=%s:/nonexistent", f.kubeconfig);
@@ -196,11 +196,11 @@ TEST(watch_prints_changes_until_sigterm)
 	CHECK(pid > 0);
 	CHECK(wait_for(out_path, "shop/api-1:6060 http://", 20000));
 	CHECK_EQ(post_pod(&f, "shop", "web-2", NULL), 0);
-	CHECK(wait_for(out_path, "added shop/web-2:6060 http://10.1.0.9:6060/debug/pprof "
+	CHECK(wait_for(out_path, "added shop/web-2:6060 http://127.1.0.9:6060/debug/pprof "
 				 "/k8s/shop/web namespace=shop pod=web-2 node=node-2 container=app\n",
 		       20000));
 	CHECK_EQ(post_pod(&f, "shop", "web-2", ",\"coroot.com/profile-path\":\"/pp\""), 0);
-	CHECK(wait_for(out_path, "updated shop/web-2:6060 http://10.1.0.9:6060/pp ", 20000));
+	CHECK(wait_for(out_path, "updated shop/web-2:6060 http://127.1.0.9:6060/pp ", 20000));
 	fake_kube_post(&f, "expire", NULL, NULL);
 	CHECK_EQ(fake_kube_delete(&f, "pods/shop/api-1"), 200);
 	CHECK(wait_for(out_path, "removed shop/api-1:6060 ", 20000));

@@ -87,7 +87,7 @@ static void on_target(void *ctx, enum k8s_target_event ev, const struct k8s_targ
 
 static void pod_ip(int i, int variant, char *out, size_t len)
 {
-	snprintf(out, len, "10.%d.%d.%d", 100 + variant, i / 200, i % 200 + 1);
+	snprintf(out, len, "127.%d.%d.%d", 100 + variant, i / 200, i % 200 + 1);
 }
 
 static int is_target(const struct want *w)

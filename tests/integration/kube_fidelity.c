@@ -577,7 +577,7 @@ static int seed_core_and_rbac(const struct server *s)
 			     "{\"selector\":{\"app\":\"web\"},\"ports\":[{\"name\":\"http\","
 			     "\"port\":80,\"targetPort\":8080}]}}"},
 		{"services", "{\"metadata\":{\"name\":\"edge\",\"namespace\":\"shop\"},\"spec\":"
-			     "{\"type\":\"NodePort\",\"clusterIP\":\"10.96.7.7\",\"ports\":"
+			     "{\"type\":\"NodePort\",\"clusterIP\":\"127.96.7.7\",\"ports\":"
 			     "[{\"port\":443,\"nodePort\":30443}]}}"},
 		{"secrets", "{\"metadata\":{\"name\":\"api-key\",\"namespace\":\"shop\"},"
 			    "\"stringData\":{\"token\":\"" SECRET_PLAIN "\"}}"},
@@ -622,8 +622,8 @@ TEST(kubectl_serves_core_and_rbac_kinds)
 	static const char *const tables[] = {
 		"NAMESPACE NAME SECRETS AGE\nshop serviceaccount/agent 0 ",
 		"NAMESPACE NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE\n",
-		"shop service/edge NodePort 10.96.7.7 <none> 443:30443/TCP ",
-		"shop service/web ClusterIP 10.",
+		"shop service/edge NodePort 127.96.7.7 <none> 443:30443/TCP ",
+		"shop service/web ClusterIP 127.",
 		" <none> 80/TCP ",
 		"NAMESPACE NAME TYPE DATA AGE\nshop secret/api-key Opaque 1 ",
 		"NAMESPACE NAME DATA AGE\nshop configmap/cfg 2 ",

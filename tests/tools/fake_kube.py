@@ -83,7 +83,7 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      running pod: uid, creationTimestamp, spec defaults
                                      (container "app" when none, nodeName "node-1" unless
                                      status.phase is "Pending", service-account volume),
-                                     status per phase (podIP in 10.244.0.0/16, conditions,
+                                     status per phase (podIP in 127.244.0.0/16, conditions,
                                      containerStatuses); fields given are kept. Created
                                      (ADDED) or replaced (MODIFIED; uid and
                                      creationTimestamp kept unless given; every post is a
@@ -104,7 +104,7 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      PREFIX-I (I = 0..N-1), about 5 KiB of JSON each with
                                      managedFields (2.5 without), owned by ReplicaSets of
                                      Deployments PREFIX (or PREFIX-J, pod I in J = I % D)
-                                     that are created too; pod IPs unique in 10.64.0.0/10;
+                                     that are created too; pod IPs unique in 127.64.0.0/10;
                                      labels app, app.kubernetes.io/*, pod-template-hash,
                                      bench-generation "0"; ports http 8080 and pprof 6060;
                                      every K-th pod (I % K == 0) is annotated
@@ -1522,7 +1522,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 "spec": {"nodeName": "node-1"}})
         tmpl["metadata"]["resourceVersion"] = str(self.server.store.rv)
         raw = dumps(tmpl).decode().replace("%", "%%")
-        raw = raw.replace(km.pod_ip(ns, "huge-" + marker), "10.%(a)d.%(b)d.%(c)d")
+        raw = raw.replace(km.pod_ip(ns, "huge-" + marker), "127.%(a)d.%(b)d.%(c)d")
         parts = raw.replace(marker, "%(i)d").replace("ZZUIDZZ", "%(uid)s")
         self.start_chunked(JSON)
         out = ChunkWriter(self.wfile)
@@ -1783,10 +1783,10 @@ def bulk_create(store, body):
     for i in range(n):
         name = "%s-%d" % (prefix, i)
         uid = km.new_uid()
-        # Unique in the server's life: 10.64.0.0/10, apart from the 10.244.0.0/16 of
-        # the pods posted one by one.
+        # Unique in the server's life: 127.64.0.0/10, apart from the 127.244.0.0/16 of
+        # the pods posted one by one (loopback, like every address of the model).
         c = first_ip + i + 1
-        ip = "10.%d.%d.%d" % (64 + (c >> 16) % 64, (c >> 8) & 255, c & 255)
+        ip = "127.%d.%d.%d" % (64 + (c >> 16) % 64, (c >> 8) & 255, c & 255)
         values = {"NAME": name, "UID": uid, "IP": ip, "CID": hashlib.sha256(uid.encode()).hexdigest(),
                   "VOL": km.short_hash(uid, 5), "RV": "0"}
         pieces, labels, fields = deployments[i % ndeploy][bool(every) and i % every == 0]

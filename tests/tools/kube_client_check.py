@@ -822,8 +822,8 @@ def scenario_resources(v1, raw, args):
     need(sorted(svcs) == ["edge", "web", "web-headless"], "services %s", sorted(svcs))
     web, edge = svcs["web"], svcs["edge"]
     ip = [int(x) for x in web.spec.cluster_ip.split(".")]
-    need(ip[0] == 10 and 96 <= ip[1] < 112 and web.spec.cluster_i_ps == [web.spec.cluster_ip],
-         "cluster IP %s outside 10.96.0.0/12", web.spec.cluster_ip)
+    need(ip[0] == 127 and 96 <= ip[1] < 112 and web.spec.cluster_i_ps == [web.spec.cluster_ip],
+         "cluster IP %s outside 127.96.0.0/12", web.spec.cluster_ip)
     need(web.spec.type == "ClusterIP" and web.spec.ports[0].protocol == "TCP" and
          web.spec.ports[0].target_port == "http", "web: %s", web.spec)
     need(svcs["web-headless"].spec.cluster_ip == "None", "headless: %s",

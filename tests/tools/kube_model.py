@@ -96,14 +96,19 @@ def short_hash(text, n=10):
     return "".join(out)
 
 
+# Every address the model hands out is on the loopback network 127.0.0.0/8, which is
+# local to the machine: a client that scrapes a pod or calls a node never sends a packet
+# anywhere else. Each range keeps the shape of its real counterpart (pods 10.244.0.0/16
+# -> 127.244.0.0/16, nodes 172.18.0.0/24 -> 127.18.0.0/24, services 10.96.0.0/12 ->
+# 127.96.0.0/12) and stays clear of 127.0.0.0/16, where the tests' own servers listen.
 def pod_ip(ns, name):
     h = hashlib.sha1(("%s/%s" % (ns, name)).encode()).digest()
-    return "10.244.%d.%d" % (h[0], 2 + h[1] % 250)
+    return "127.244.%d.%d" % (h[0], 2 + h[1] % 250)
 
 
 def node_ip(node):
     h = hashlib.sha1(node.encode()).digest()
-    return "172.18.0.%d" % (2 + h[0] % 250)
+    return "127.18.0.%d" % (2 + h[0] % 250)
 
 
 def container_id(ns, name, container):
@@ -600,10 +605,10 @@ SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 
 
 def service_ip(ns, name):
-    """A cluster IP in the default service range 10.96.0.0/12, away from the .0.1 of
-    "kubernetes" and the .0.10 of kube-dns."""
+    """A cluster IP in 127.96.0.0/12 (the loopback twin of the default service range
+    10.96.0.0/12), away from the .0.1 of "kubernetes" and the .0.10 of kube-dns."""
     h = hashlib.sha1(("svc/%s/%s" % (ns, name)).encode()).digest()
-    return "10.%d.%d.%d" % (96 + h[0] % 16, 1 + h[1] % 254, 2 + h[2] % 252)
+    return "127.%d.%d.%d" % (96 + h[0] % 16, 1 + h[1] % 254, 2 + h[2] % 252)
 
 
 def node_port(ns, name, port):
