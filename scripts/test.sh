@@ -28,9 +28,16 @@ run_build() { # name, extra cmake args...
   cmake --build "$dir" -j"$jobs" >/dev/null || cmake --build "$dir" -j1 || return 1
 }
 
+# The output of a stage with a failed test is kept under build/failures, named by the
+# time of the run and the stage: a rerun never overwrites it (ctest's own
+# Testing/Temporary/LastTest.log is rewritten at every run; a failed test's temporary
+# directory under /tmp is left in place, named in its output).
+failures=$top/build/failures
+run_stamp=$(date -u +%Y%m%dT%H%M%SZ)-$$
+
 run_tests() { # name, ctest args...
   local name=$1; shift
-  local dir=$top/build/$name log
+  local dir=$top/build/$name log kept
   log=$(mktemp)
   echo "=== $name tests"
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
@@ -46,6 +53,13 @@ run_tests() { # name, ctest args...
     grep -q '^No tests were found' "$log" && fail=0
   fi
   total_pass=$((total_pass + pass)); total_fail=$((total_fail + fail))
+  if [ "$fail" -gt 0 ]; then
+    mkdir -p "$failures"
+    kept=$failures/$run_stamp-$name-$(echo "$*" | tr -c 'A-Za-z0-9_.-' '_' | cut -c1-60).log
+    cp "$log" "$kept"
+    cp "$dir/Testing/Temporary/LastTest.log" "${kept%.log}.LastTest.log" 2>/dev/null
+    echo "=== $name: the output of this run is kept in $kept"
+  fi
   rm -f "$log"
 }
 

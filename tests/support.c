@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +135,12 @@ pid_t test_spawn(char *const argv[], char *const envp[], const char *log_path)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* a test that fails leaves early, perhaps without stopping what it started:
+		 * its children die with it, instead of holding ctest's output pipe open
+		 * until the test's timeout */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		if (log_path) {
 			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 			if (fd >= 0) {

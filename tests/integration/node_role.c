@@ -88,6 +88,21 @@ static double metric_in(const char *text, const char *prefix)
 	return -1;
 }
 
+/* The node role's cycles so far: its "cycle:" lines (one at the end of each, with
+ * --log-level=debug). */
+static size_t count_cycles(const char *log)
+{
+	struct buf b;
+	size_t n = 0;
+
+	buf_init(&b, 0);
+	if (test_read_file(log, &b) == 0 && b.data)
+		for (const char *p = b.data; (p = strstr(p, " node: cycle: ")) != NULL; p++)
+			n++;
+	buf_free(&b);
+	return n;
+}
+
 static int run_deltas(const char *ver)
 {
 	char *dir = test_tmpdir("node"), bin[1024], own[512], out[512], log[512], listen[64],
@@ -123,7 +138,6 @@ static int run_deltas(const char *ver)
 	/* step k: wait for a cycle after snapshot k-1, then do the work of step k */
 	for (int k = 0; k <= steps; k++) {
 		size_t before;
-		char **l;
 		if (k > 0) {
 			snprintf(path, sizeof(path), "%s.%d", own, k);
 			kill(prog, SIGUSR1);
@@ -132,15 +146,14 @@ static int run_deltas(const char *ver)
 				goto out;
 			}
 		}
-		before = list_profiles(out, &l);
-		free_list(l, before);
-		/* two more files means at least one cycle began after the snapshot */
-		for (int t = 0; t < 100; t++) {
-			size_t now = list_profiles(out, &l);
-			free_list(l, now);
-			if (now >= before + 2 || (k == 0 && now >= 1 && t > 20))
-				break;
+		/* two more cycles ended means one began after the snapshot (other Go
+		 * processes of the machine write files too: their count says nothing) */
+		before = count_cycles(log);
+		for (int t = 0; t < 600 && count_cycles(log) < before + 2; t++)
 			usleep(100000);
+		if (count_cycles(log) < before + 2) {
+			fprintf(stderr, "  %s: no cycle after snapshot %d within 60 s\n", ver, k);
+			goto out;
 		}
 	}
 	test_http_get(url, &metrics);
@@ -303,10 +316,28 @@ TEST(force_mode_switches_sampling_on_once)
 	{
 		char *argv[] = {(char *)test_podprof_bin(), "node", "--interval=1s",
 				"--go-heap-profiler=force", "--output-dir", dir, "--listen", listen,
-				NULL};
+				"--log-level=debug", NULL};
 		node = test_spawn(argv, NULL, log);
 	}
-	usleep(4500000);
+	/* the switch, then two more cycles that must not write again */
+	{
+		char line[96];
+		size_t cycles = 0;
+		int t;
+
+		snprintf(line, sizeof(line), "pid %d: heap profiling switched on", pid);
+		for (t = 0; t < 300; t++) {
+			buf_reset(&lg);
+			test_read_file(log, &lg);
+			if (lg.data && strstr(lg.data, line))
+				break;
+			usleep(100000);
+		}
+		cycles = count_cycles(log);
+		for (; t < 600 && count_cycles(log) < cycles + 2; t++)
+			usleep(100000);
+		buf_reset(&lg);
+	}
 	test_http_get(url, &m);
 	test_stop(node, 10000);
 	test_read_file(log, &lg);
@@ -322,10 +353,18 @@ TEST(force_mode_switches_sampling_on_once)
 		CHECK_MSG(first != NULL, "%s", lg.data);
 		CHECK_MSG(strstr(first + 1, line) == NULL, "written twice: %s", lg.data);
 	}
-	buf_reset(&out);
-	CHECK_EQ(podprof(&out, "heap %d -o %s", pid, prof), 0);
-	CHECK(canon_load(prof, &c) == 0);
-	CHECK_MSG(canon_total(&c, 1, "main.allocSite ") > 0, "allocSite missing");
+	/* sampling is on: the site shows once two GC cycles have published its samples,
+	 * a matter of seconds on an idle machine, longer on a loaded one */
+	for (int t = 0; t < 300; t++) {
+		buf_reset(&out);
+		CHECK_EQ(podprof(&out, "heap %d -o %s", pid, prof), 0);
+		CHECK(canon_load(prof, &c) == 0);
+		if (canon_total(&c, 1, "main.allocSite ") > 0)
+			break;
+		canon_free(&c);
+		usleep(100000);
+	}
+	CHECK_MSG(canon_total(&c, 1, "main.allocSite ") > 0, "allocSite missing after 30 s");
 	CHECK_EQ(c.period, 524288);
 	canon_free(&c);
 	test_stop(prog, 5000);

@@ -4,11 +4,17 @@
 //
 //	heapgen [-profile FILE] [-ready FILE] [-churn] [-rate N]
 //
-// It creates -ready (holding its pid), allocates, calls runtime.GC() twice, writes its
-// own heap profile (runtime/pprof, gzip protobuf) to -profile (atomically: when the
-// file exists the process is idle), and waits for SIGTERM. With -churn it keeps
-// allocating from several goroutines. On SIGUSR1 it does one more step of known work,
-// runs the GC and writes its heap profile again (to -profile with the suffix ".N").
+// It creates -ready (holding its pid), allocates, runs the GC until its allocation
+// sites are published in its heap profile, writes that profile (runtime/pprof, gzip
+// protobuf) to -profile (atomically: when the file exists the process is idle), and
+// waits for SIGTERM. With -churn it keeps allocating from several goroutines. On
+// SIGUSR1 it does one more step of known work, runs the GC until the step is published
+// and writes its heap profile again (to -profile with the suffix ".N").
+//
+// Why "until published": the heap profile shows the state of the last GC cycle that
+// finished sweeping, and runtime.GC() publishes only when no other cycle started
+// meanwhile (one triggered by a goroutine still allocating, for instance), so two calls
+// do not always publish. The profile written is the one a reader from outside sees.
 package main
 
 import (
@@ -131,6 +137,67 @@ func step(n int) {
 	}
 }
 
+// siteBytes returns, for each function named in want, the allocated bytes of the
+// published heap-profile records whose stacks hold it (inlined frames included).
+// Sampling is off while it runs, so that its own allocations never enter the profile.
+func siteBytes(want []string) map[string]int64 {
+	rate := runtime.MemProfileRate
+	runtime.MemProfileRate = 0
+	defer func() { runtime.MemProfileRate = rate }()
+	got := make(map[string]int64, len(want))
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, true)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, true); ok {
+			break
+		}
+	}
+	for _, r := range recs[:n] {
+		frames := runtime.CallersFrames(r.Stack())
+		seen := map[string]bool{}
+		for {
+			f, more := frames.Next()
+			for _, w := range want {
+				if f.Function == w && !seen[w] {
+					seen[w] = true
+					got[w] += r.AllocBytes
+				}
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	return got
+}
+
+// publish runs the GC until every function in want holds more allocated bytes in the
+// published heap profile than in before (nil: more than none), and returns them.
+func publish(want []string, before map[string]int64) map[string]int64 {
+	if runtime.MemProfileRate <= 0 {
+		return nil // sampling off: nothing will ever be published
+	}
+	for i := 0; i < 100; i++ {
+		runtime.GC()
+		runtime.GC()
+		got := siteBytes(want)
+		done := true
+		for _, w := range want {
+			if got[w] <= before[w] {
+				done = false
+			}
+		}
+		if done {
+			return got
+		}
+	}
+	fmt.Fprintln(os.Stderr, "heapgen: allocation sites never published:", want)
+	os.Exit(1)
+	return nil
+}
+
 func writeProfile(path string) {
 	if path == "" {
 		return
@@ -185,18 +252,18 @@ func main() {
 	callInlined()
 	growMap(5000)
 	churned.Wait()
-	runtime.GC()
-	runtime.GC()
+	publish([]string{"main.smallRetained", "main.largeHalfFreed", "main.deepLeaf40",
+		"main.deepLeaf200", "main.inlinedAlloc", "main.churnWorker"}, nil)
 	writeProfile(*profile)
 
 	snapshots := 0
+	var stepped map[string]int64
 	for s := range sigs {
 		if s == syscall.SIGUSR1 {
-			// one step of known work, published by a GC, then a snapshot
+			// one step of known work, published, then a snapshot
 			snapshots++
 			step(snapshots)
-			runtime.GC()
-			runtime.GC()
+			stepped = publish([]string{"main.step"}, stepped)
 			writeProfile(fmt.Sprintf("%s.%d", *profile, snapshots))
 			continue
 		}
