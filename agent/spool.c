@@ -42,6 +42,8 @@
 /* "<20 digits>-YYYYmmddTHHMMSSZ.spool" */
 #define SPOOL_NAME_LEN (20 + 1 + 16 + sizeof(SPOOL_SUFFIX) - 1)
 #define SPOOL_PATH_MAX UPLOAD_PATH_MAX
+_Static_assert(sizeof(((struct spool_written *)0)->name) > SPOOL_NAME_LEN,
+	       "struct spool_written holds a spool file name");
 
 struct spool_file {
 	struct list_node node;
@@ -49,6 +51,7 @@ struct spool_file {
 	uint64_t size;
 	int inflight;
 	int doomed; /* in flight while the bound needed its room: deleted unless sent */
+	int synced; /* fdatasync'd (and its directory entry) since it was written */
 	char name[SPOOL_NAME_LEN + 1];
 };
 
@@ -61,9 +64,25 @@ struct spool {
 	uint64_t doomed_bytes; /* of the doomed file, counted as gone by the bound */
 	size_t doomed_count;
 	uint64_t next_seq;
+	size_t unsynced;        /* files with synced == 0 */
 	struct list_node files; /* oldest first */
 	struct log_ratelimit rl_write;
 };
+
+/* At most this many files per sync batch: a long outage's backlog is synced in a
+ * few rounds, each holding a bounded list. */
+#define SPOOL_SYNC_BATCH 4096
+
+struct spool_sync {
+	char *dir;
+	size_t n;
+	struct spool_sync_file {
+		uint64_t seq;
+		char name[SPOOL_NAME_LEN + 1];
+	} files[]; /* n of them */
+};
+
+static struct log_ratelimit rl_sync;
 
 struct header {
 	uint64_t seq;
@@ -391,6 +410,8 @@ static int scan(struct spool *s)
 		list_push_back(&s->files, &arr[i]->node);
 		s->bytes += arr[i]->size;
 		s->count++;
+		/* an earlier run may have been killed before it synced them */
+		s->unsynced++;
 		arr[i] = NULL;
 	}
 	r = 0;
@@ -496,6 +517,8 @@ static void forget(struct spool *s, struct spool_file *f)
 		s->doomed_bytes -= f->size;
 		s->doomed_count--;
 	}
+	if (!f->synced)
+		s->unsynced--;
 	list_remove(&f->node);
 	s->bytes -= f->size;
 	s->count--;
@@ -562,25 +585,19 @@ static int write_file(const char *path, const struct upload_item *it, const char
 	r = upload_write_all(fd, hdr, hlen);
 	if (!r)
 		r = upload_write_all(fd, it->body, it->len);
-	/* the spool exists to survive a restart; make the bytes durable before the
-	 * rename makes the file visible */
-	if (!r && fdatasync(fd) != 0)
-		r = -errno;
+	/* no fsync here: the rename makes a complete file visible, which survives a
+	 * SIGKILL of podprof; spool_sync makes it survive the node (see spool.h) */
 	if (close(fd) != 0 && !r)
 		r = -errno;
 	return r;
 }
 
-int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
+int spool_write(struct spool *s, const struct upload_item *it, struct spool_written *w)
 {
-	char path[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX], name[SPOOL_NAME_LEN + 1];
-	struct spool_file *f = NULL;
-	struct list_node *pos;
+	char path[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX];
 	struct buf hdr;
-	uint64_t size;
 	int r;
 
-	*dropped = 0;
 	buf_init(&hdr, SPOOL_HEADER_MAX);
 	/* fixed-width numbers: a file's size depends on its content only */
 	r = buf_printf(&hdr, SPOOL_MAGIC "seq %020" PRIu64 "\ntime %019" PRId64 "\nkind %s\n",
@@ -594,25 +611,23 @@ int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
 			       crc32(0L, it->body, (uInt)it->len));
 	if (r)
 		goto out;
-	size = hdr.len + it->len;
-	if (size > s->max_bytes) {
+	w->seq = it->seq;
+	w->size = hdr.len + it->len;
+	/* s->dir and s->max_bytes never change after spool_open, and rl_write is atomic:
+	 * nothing here needs the caller's lock */
+	if (w->size > s->max_bytes) {
 		r = -EFBIG;
 		goto out;
 	}
-	r = -ENOMEM;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		goto out;
-	r = format_name(it->seq, it->time_ns, name, sizeof(name));
+	r = format_name(it->seq, it->time_ns, w->name, sizeof(w->name));
 	if (!r)
-		r = path_of(s, name, path, sizeof(path));
+		r = path_of(s, w->name, path, sizeof(path));
 	if (!r) {
-		int n = snprintf(tmp, sizeof(tmp), "%s/.%s" SPOOL_TMP_SUFFIX, s->dir, name);
+		int n = snprintf(tmp, sizeof(tmp), "%s/.%s" SPOOL_TMP_SUFFIX, s->dir, w->name);
 		r = n < 0 || (size_t)n >= sizeof(tmp) ? -ENAMETOOLONG : 0;
 	}
 	if (r)
 		goto out;
-	*dropped = make_room(s, size);
 	r = write_file(tmp, it, hdr.data, hdr.len);
 	if (!r && rename(tmp, path) != 0)
 		r = -errno;
@@ -621,26 +636,52 @@ int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
 		if (log_ratelimit_allow(&s->rl_write, 60 * NS_PER_SEC))
 			log_error("cannot write the spool file %s: %s", path, strerror(-r));
 		unlink(tmp);
-		goto out;
 	}
-	f->seq = it->seq;
-	f->size = size;
-	memcpy(f->name, name, sizeof(f->name));
-	if (it->seq >= s->next_seq)
-		s->next_seq = it->seq + 1;
-	/* normally the newest; an item that was in flight while newer ones overflowed
-	 * is older than them, so find its place from the tail */
+out:
+	buf_free(&hdr);
+	return r;
+}
+
+int spool_add(struct spool *s, const struct spool_written *w, size_t *dropped)
+{
+	struct spool_file *f = calloc(1, sizeof(*f));
+	struct list_node *pos;
+
+	*dropped = 0;
+	if (!f) {
+		char path[SPOOL_PATH_MAX];
+		/* not indexed, it would never be sent; the next start would find it */
+		if (path_of(s, w->name, path, sizeof(path)) == 0)
+			unlink(path);
+		return -ENOMEM;
+	}
+	*dropped = make_room(s, w->size);
+	f->seq = w->seq;
+	f->size = w->size;
+	memcpy(f->name, w->name, sizeof(f->name));
+	if (w->seq >= s->next_seq)
+		s->next_seq = w->seq + 1;
+	/* normally the newest; one written beside another producer's, or one that was in
+	 * flight while newer ones overflowed, is older than some: its place from the tail */
 	for (pos = s->files.prev; pos != &s->files; pos = pos->prev)
 		if (list_entry(pos, struct spool_file, node)->seq < f->seq)
 			break;
 	list_insert_before(pos->next, &f->node);
-	s->bytes += size;
+	s->bytes += w->size;
 	s->count++;
-	f = NULL;
-	r = 0;
-out:
-	free(f);
-	buf_free(&hdr);
+	s->unsynced++;
+	return 0;
+}
+
+int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
+{
+	struct spool_written w;
+	int r;
+
+	*dropped = 0;
+	r = spool_write(s, it, &w);
+	if (!r)
+		r = spool_add(s, &w, dropped);
 	return r;
 }
 
@@ -695,4 +736,111 @@ int spool_remove(struct spool *s, uint64_t seq)
 		return -ENOENT;
 	delete_file(s, f);
 	return 0;
+}
+
+size_t spool_unsynced(const struct spool *s)
+{
+	return s->unsynced;
+}
+
+int spool_sync_take(struct spool *s, struct spool_sync **out)
+{
+	size_t max = s->unsynced < SPOOL_SYNC_BATCH ? s->unsynced : SPOOL_SYNC_BATCH;
+	struct spool_sync *b;
+
+	*out = NULL;
+	if (!max)
+		return 0;
+	b = calloc(1, sizeof(*b) + max * sizeof(b->files[0]));
+	if (!b || !(b->dir = strdup(s->dir))) {
+		free(b);
+		return -ENOMEM;
+	}
+	for (struct list_node *n = s->files.next; n != &s->files && b->n < max; n = n->next) {
+		const struct spool_file *f = list_entry(n, struct spool_file, node);
+		if (f->synced)
+			continue;
+		b->files[b->n].seq = f->seq;
+		memcpy(b->files[b->n].name, f->name, sizeof(b->files[0].name));
+		b->n++;
+	}
+	*out = b;
+	return 0;
+}
+
+/* fsync (data only when datasync) of the file at path; a missing file is no error. */
+static int sync_path(const char *path, int flags, int datasync)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if ((datasync ? fdatasync(fd) : fsync(fd)) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int spool_sync_run(struct spool_sync *b)
+{
+	char path[SPOOL_PATH_MAX];
+	const char *what = b->dir;
+	int r = 0, e;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", b->dir, b->files[i].name) >=
+		    (int)sizeof(path))
+			continue;
+		e = sync_path(path, O_RDONLY, 1);
+		if (e && !r) {
+			r = e;
+			what = b->files[i].name;
+		}
+	}
+	/* the renames: the directory's entries */
+	e = sync_path(b->dir, O_RDONLY | O_DIRECTORY, 0);
+	if (e && !r)
+		r = e;
+	if (r && log_ratelimit_allow(&rl_sync, 60 * NS_PER_SEC))
+		log_error("cannot sync the spool (%s): %s; its files may not survive a crash of "
+			  "the node", what, strerror(-r));
+	return r;
+}
+
+void spool_sync_done(struct spool *s, struct spool_sync *b)
+{
+	struct list_node *n;
+	size_t i = 0;
+
+	if (!b)
+		return;
+	/* both oldest first: one walk */
+	for (n = s->files.next; n != &s->files && i < b->n; n = n->next) {
+		struct spool_file *f = list_entry(n, struct spool_file, node);
+		while (i < b->n && b->files[i].seq < f->seq)
+			i++;
+		if (i < b->n && b->files[i].seq == f->seq && !f->synced) {
+			f->synced = 1;
+			s->unsynced--;
+		}
+	}
+	free(b->dir);
+	free(b);
+}
+
+int spool_sync(struct spool *s)
+{
+	struct spool_sync *b;
+	int r = 0, e;
+
+	while (s->unsynced) {
+		e = spool_sync_take(s, &b);
+		if (e || !b)
+			return e;
+		e = spool_sync_run(b);
+		if (e && !r)
+			r = e;
+		spool_sync_done(s, b);
+	}
+	return r;
 }

@@ -8,7 +8,15 @@
  * written to a hidden temporary name and renamed, so a crash never leaves a torn
  * file under a spool name. The directory is locked (flock on ".lock") by one
  * uploader at a time. Private to agent/; not thread-safe: the uploader serialises
- * calls under its own mutex, except spool_read(), which touches no shared state.
+ * calls under its own mutex, except spool_read() and spool_sync_run(), which touch no
+ * shared state.
+ *
+ * Durability comes in two steps. A written and renamed file survives a SIGKILL of
+ * podprof (the kernel holds its pages), which is all a profile needs while Coroot
+ * takes it within moments. Surviving a crash of the node needs an fsync, which costs
+ * a disk flush: spool_sync_take/run/done make the files written since the last sync
+ * durable (each file's data, then the directory's entries) in a batch, with the
+ * expensive part outside the caller's lock.
  */
 #ifndef PODPROF_SPOOL_H
 #define PODPROF_SPOOL_H
@@ -44,8 +52,33 @@ uint64_t spool_next_seq(const struct spool *s);
 size_t spool_count(const struct spool *s);
 uint64_t spool_bytes(const struct spool *s);
 
+/* A spool file written by spool_write, for spool_add. */
+struct spool_written {
+	uint64_t seq;
+	uint64_t size;
+	char name[64];
+};
+
 /*
- * Writes it as a spool file (it stays the caller's). To stay within the bound, the
+ * Writes it as a spool file (temporary name, then renamed; not synced) without
+ * indexing it: touches no spool state, so that producers write without the uploader's
+ * lock. Returns 0 with *w filled for spool_add, -EFBIG when the item alone exceeds the
+ * bound (nothing written), or a negative errno from the file system (logged at most
+ * once a minute).
+ */
+int spool_write(struct spool *s, const struct upload_item *it, struct spool_written *w);
+
+/*
+ * Indexes a file spool_write wrote, deleting the oldest files first as the bound needs
+ * (*dropped receives how many, counted by the caller; an oldest in flight is deleted by
+ * spool_release unless it was delivered). Returns 0, or -ENOMEM (the file is then
+ * deleted: an unindexed file would never be sent in this run).
+ */
+int spool_add(struct spool *s, const struct spool_written *w, size_t *dropped);
+
+/*
+ * spool_write + spool_add: writes it as a spool file (it stays the caller's), not yet
+ * synced. To stay within the bound, the
  * oldest files are deleted first (one in flight is deleted by spool_release unless it
  * was delivered); *dropped receives how many were deleted now (counted by the
  * caller). Returns 0, -EFBIG when the item alone exceeds the bound
@@ -79,5 +112,35 @@ int spool_release(struct spool *s, uint64_t seq);
 /* Deletes the file of seq (delivered, dropped or unreadable) and forgets it. Returns 0
  * or -ENOENT. */
 int spool_remove(struct spool *s, uint64_t seq);
+
+/* Files written (or found at open) and not yet synced. */
+size_t spool_unsynced(const struct spool *s);
+
+/* A batch of files to make durable. */
+struct spool_sync;
+
+/*
+ * Takes up to a few thousand of the files not yet synced, oldest first, into a new
+ * batch (*out, NULL when there are none). Returns 0 or -ENOMEM. The batch is the
+ * caller's until spool_sync_done.
+ */
+int spool_sync_take(struct spool *s, struct spool_sync **out);
+
+/*
+ * fdatasyncs every file of the batch (one deleted meanwhile, delivered or evicted, is
+ * skipped), then fsyncs the directory so that their names are durable too. Touches no
+ * spool state: call it without the uploader's lock. Returns 0 or the first negative
+ * errno (logged at most once a minute).
+ */
+int spool_sync_run(struct spool_sync *b);
+
+/* Marks the batch's files that still exist synced (also after a failed run: an fsync
+ * that failed is not retried, since Linux may report a lost write only once) and
+ * frees the batch. NULL is ignored. */
+void spool_sync_done(struct spool *s, struct spool_sync *b);
+
+/* take + run + done at once, under the caller's lock (at stop). Returns 0 or the
+ * first negative errno. */
+int spool_sync(struct spool *s);
 
 #endif

@@ -16,6 +16,28 @@
 
 #include "uploader.h"
 
+/* The fields of an item but its query and body. */
+static void init_item(struct upload_item *it, uint64_t seq, int64_t time_ns, const char *kind)
+{
+	memset(it, 0, sizeof(*it));
+	list_init(&it->node);
+	it->seq = seq;
+	it->time_ns = time_ns;
+	if (!kind || upload_sanitize_name(kind, it->kind, sizeof(it->kind)) == 0)
+		strcpy(it->kind, "profile");
+}
+
+void upload_item_view(struct upload_item *view, uint64_t seq, int64_t time_ns,
+		      const char *kind, const char *query, size_t query_len, const void *body,
+		      size_t len)
+{
+	init_item(view, seq, time_ns, kind);
+	view->query = (char *)query;
+	view->query_len = query_len;
+	view->body = (unsigned char *)body;
+	view->len = len;
+}
+
 struct upload_item *upload_item_new(uint64_t seq, int64_t time_ns, const char *kind,
 				    const char *query, size_t query_len, const void *body,
 				    size_t len)
@@ -25,12 +47,7 @@ struct upload_item *upload_item_new(uint64_t seq, int64_t time_ns, const char *k
 	it = malloc(sizeof(*it) + query_len + 1 + len);
 	if (!it)
 		return NULL;
-	memset(it, 0, sizeof(*it));
-	list_init(&it->node);
-	it->seq = seq;
-	it->time_ns = time_ns;
-	if (!kind || upload_sanitize_name(kind, it->kind, sizeof(it->kind)) == 0)
-		strcpy(it->kind, "profile");
+	init_item(it, seq, time_ns, kind);
 	it->query = (char *)(it + 1);
 	memcpy(it->query, query, query_len);
 	it->query[query_len] = '\0';

@@ -46,6 +46,16 @@ struct upload_item *upload_item_new(uint64_t seq, int64_t time_ns, const char *k
 				    const char *query, size_t query_len, const void *body,
 				    size_t len);
 
+/*
+ * Fills *view as an item that points at query and body instead of holding copies (for
+ * writing a profile to the spool without copying it): the view owns nothing and must
+ * not be freed, linked or outlive query and body. kind is sanitised as by
+ * upload_item_new. Thread-safe.
+ */
+void upload_item_view(struct upload_item *view, uint64_t seq, int64_t time_ns,
+		      const char *kind, const char *query, size_t query_len, const void *body,
+		      size_t len);
+
 /* Frees an item (NULL is ignored). */
 void upload_item_free(struct upload_item *it);
 

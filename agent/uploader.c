@@ -55,6 +55,7 @@ void uploader_update_gauges(struct uploader *u)
 	if (u->spool) {
 		metric_set(u->m.spool_files, (double)spool_count(u->spool));
 		metric_set(u->m.spool_bytes, (double)spool_bytes(u->spool));
+		metric_set(u->m.spool_unsynced, (double)spool_unsynced(u->spool));
 	}
 }
 
@@ -319,19 +320,56 @@ static void drop_invalid(struct uploader *u, const struct upload_meta *meta, siz
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Queues a copy of the profile for the HTTP sink. */
+/*
+ * Write-ahead: with a spool, every profile is a spool file before submit returns, so
+ * that a SIGKILL (an OOM kill, an eviction) loses none of them, whether Coroot is up
+ * or not; the thread reads it back to send it. Written from the caller's body with no
+ * copy in memory, and without the lock, so that the thread sends while producers
+ * write. Returns 0 when the file is written and indexed (evictions the bound needed
+ * are counted), or the spool's error: the caller then queues the profile in memory.
+ * Called without the lock.
+ */
+static int write_ahead(struct uploader *u, uint64_t seq, const struct upload_meta *meta,
+		       int64_t time_ns, const struct buf *query, const void *body, size_t len)
+{
+	struct spool_written w;
+	struct upload_item view;
+	size_t evicted = 0;
+	int r;
+
+	upload_item_view(&view, seq, time_ns, meta->kind, query->data, query->len, body, len);
+	r = spool_write(u->spool, &view, &w);
+	pthread_mutex_lock(&u->lock);
+	if (!r)
+		r = spool_add(u->spool, &w, &evicted);
+	uploader_drop(u, UPLOAD_DROP_SPOOL_FULL, UPLOAD_SINK_COROOT, evicted, 0);
+	if (!r) {
+		pthread_cond_signal(&u->wake);
+		uploader_update_gauges(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return r;
+}
+
+/* Queues the profile for the HTTP sink: in the spool when there is one (write-ahead),
+ * else (or when the spool cannot take it) as a copy in the memory queue. */
 static int enqueue(struct uploader *u, const struct upload_meta *meta, int64_t time_ns,
 		   const struct buf *query, const void *body, size_t len)
 {
 	struct upload_item *it;
+	uint64_t seq;
 
-	it = upload_item_new(0, time_ns, meta->kind, query->data, query->len, body, len);
+	pthread_mutex_lock(&u->lock);
+	seq = u->next_seq++;
+	pthread_mutex_unlock(&u->lock);
+	if (u->spool && write_ahead(u, seq, meta, time_ns, query, body, len) == 0)
+		return 0;
+	it = upload_item_new(seq, time_ns, meta->kind, query->data, query->len, body, len);
 	if (!it) {
 		drop_invalid(u, meta, len, "no memory for it", -ENOMEM);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&u->lock);
-	it->seq = u->next_seq++;
 	if (u->stopped) {
 		/* nobody sends any more: straight to the spool */
 		uploader_spool_or_drop(u, it, UPLOAD_DROP_SHUTDOWN);
@@ -373,20 +411,27 @@ int uploader_submit(struct uploader *u, const struct upload_meta *meta, const vo
 	pthread_mutex_lock(&u->lock);
 	u->st.submitted++;
 	pthread_mutex_unlock(&u->lock);
+	/* Coroot's copy first: with a spool it is then on disk, so that a kill between
+	 * the two writes can leave a profile without its local file, never a local file
+	 * whose profile is lost */
+	if (u->coroot)
+		r = enqueue(u, meta, time_ns, &query, body, len);
 	if (u->dir) {
-		r = sink_dir_write(u->dir, meta->service_name, meta->kind, time_ns, body, len);
+		int w;
+
+		w = sink_dir_write(u->dir, meta->service_name, meta->kind, time_ns, body, len);
 		pthread_mutex_lock(&u->lock);
-		if (r) {
+		if (w) {
 			uploader_drop(u, UPLOAD_DROP_WRITE_ERROR, UPLOAD_SINK_DIRECTORY, 1, len);
 		} else {
 			u->st.written++;
 			uploader_metrics_written(&u->m, len);
 		}
 		pthread_mutex_unlock(&u->lock);
+		/* a failed file write does not fail a profile that Coroot will get */
+		if (!u->coroot)
+			r = w;
 	}
-	/* a failed file write does not keep the profile from Coroot */
-	if (u->coroot)
-		r = enqueue(u, meta, time_ns, &query, body, len);
 out:
 	buf_free(&query);
 	return r;
@@ -531,6 +576,9 @@ void uploader_stop(struct uploader *u)
 		uploader_spool_or_drop(u, it, UPLOAD_DROP_SHUTDOWN);
 		upload_item_free(it);
 	}
+	/* what waits for the next run survives a crash of the node too */
+	if (u->spool)
+		spool_sync(u->spool);
 	uploader_update_gauges(u);
 	u->stopped = 1;
 	pthread_cond_broadcast(&u->done);

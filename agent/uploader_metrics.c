@@ -76,6 +76,9 @@ void uploader_metrics_init(struct uploader_metrics *m, struct metrics_registry *
 				       "Profiles waiting in the on-disk spool");
 	m->spool_bytes = metrics_gauge(r, "podprof_upload_spool_bytes",
 				       "Bytes of the on-disk spool");
+	m->spool_unsynced = metrics_gauge(r, "podprof_upload_spool_unsynced_files",
+					  "Spool files not yet fsynced: they survive a restart of "
+					  "podprof, not yet a crash of the node");
 	m->retries = metrics_counter(r, "podprof_upload_retries_total",
 				     "Upload attempts that failed and will be retried");
 	m->duration = metrics_histogram(r, "podprof_upload_duration_seconds",

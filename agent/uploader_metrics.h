@@ -34,7 +34,7 @@ struct uploader_metrics {
 	struct metric *uploads[UPLOAD_SINK_N][UPLOAD_RESULT_N];
 	struct metric *bytes[UPLOAD_SINK_N][UPLOAD_RESULT_N];
 	struct metric *dropped[UPLOAD_DROP_NREASONS];
-	struct metric *queue_length, *queue_bytes, *spool_files, *spool_bytes;
+	struct metric *queue_length, *queue_bytes, *spool_files, *spool_bytes, *spool_unsynced;
 	struct metric *retries, *duration;
 	uint64_t dropped_total[UPLOAD_DROP_NREASONS];
 	uint64_t unlogged[UPLOAD_DROP_NREASONS]; /* drops not yet in a log line */

@@ -6,7 +6,8 @@
  * kept for a retry after a backoff delay (network errors, 5xx, 408, 429, and the
  * authentication answers 401/403/404, which an operator fixes), or dropped (400,
  * 413, other 4xx). It never polls: between attempts it sleeps on the condition
- * variable, which submit, flush and stop signal.
+ * variable, which submit, flush and stop signal. Before it sleeps after a failed
+ * attempt, it makes the spool durable (sync_waiting).
  */
 #define LOG_MODULE "uploader"
 #include <errno.h>
@@ -165,6 +166,25 @@ static struct upload_item *pick(struct uploader *u, char *path, size_t pathlen,
 	return it;
 }
 
+/*
+ * While delivery fails, what waits must survive a crash of the node, not only a kill
+ * of podprof: the spool files written since the last sync are fsynced before the
+ * thread waits for its next attempt, and again whenever new ones come in meanwhile.
+ * The disk flush runs without the lock, so producers never wait for it. Lock held.
+ */
+static void sync_waiting(struct uploader *u)
+{
+	struct spool_sync *b = NULL;
+
+	if (spool_sync_take(u->spool, &b) != 0 || !b)
+		return;
+	pthread_mutex_unlock(&u->lock);
+	spool_sync_run(b);
+	pthread_mutex_lock(&u->lock);
+	spool_sync_done(u->spool, b);
+	uploader_update_gauges(u);
+}
+
 void *uploader_thread_main(void *arg)
 {
 	struct uploader *u = arg;
@@ -176,9 +196,14 @@ void *uploader_thread_main(void *arg)
 		struct upload_item *it;
 		struct sink_result res;
 		uint64_t sseq;
-		int64_t now = time_mono_ns();
+		int64_t now;
 		int r;
 
+		if (u->failures && u->spool && spool_unsynced(u->spool)) {
+			sync_waiting(u);
+			continue;
+		}
+		now = time_mono_ns();
 		if (uploader_pending_locked(u) == 0) {
 			pthread_cond_wait(&u->wake, &u->lock);
 			continue;

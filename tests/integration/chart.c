@@ -173,6 +173,106 @@ TEST(default_values_install_both_roles)
 	CHECK(strstr(g.all[0].r.notes, "WARNING: no Coroot URL"));
 }
 
+/* Bytes of a Kubernetes quantity or a podprof size ("320Mi", "256MiB", "1Gi"); -1 when
+ * unreadable. */
+static double quantity_bytes(const char *q)
+{
+	static const struct {
+		const char *sfx;
+		double mult;
+	} units[] = {{"", 1},	 {"Ki", 1024}, {"KiB", 1024}, {"Mi", 1048576}, {"MiB", 1048576},
+		     {"Gi", 1073741824.0}, {"GiB", 1073741824.0}, {"k", 1000}, {"M", 1e6},
+		     {"G", 1e9}};
+	char *end;
+	double v;
+
+	if (!q)
+		return -1;
+	v = strtod(q, &end);
+	for (size_t i = 0; end != q && i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].sfx) == 0)
+			return v * units[i].mult;
+	return -1;
+}
+
+/* The volume of the pod spec that container c mounts at path, or NULL. */
+static cJSON *volume_at(cJSON *spec, cJSON *c, const char *path)
+{
+	cJSON *m, *v;
+
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "volumeMounts"))
+	{
+		const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "mountPath"));
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+		if (!mp || !n || strcmp(mp, path) != 0)
+			continue;
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
+		{
+			const char *vn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "name"));
+			if (vn && strcmp(vn, n) == 0)
+				return v;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Every podprof container of every rendering uploads through a spool (profiles wait on
+ * disk while Coroot is down, written before they are accepted), on an emptyDir: an OOM
+ * kill restarts the container, not the pod, and the emptyDir outlives the container;
+ * bounded by its sizeLimit, which leaves room for podprof's own bound.
+ */
+TEST(every_role_spools_on_a_volume_that_survives_a_container_restart)
+{
+	static const char *const kinds[] = {"Deployment", "DaemonSet", "StatefulSet"};
+	int containers = 0;
+
+	NEED_RENDERS();
+	for (int i = 0; i < g.n; i++) {
+		cJSON *d;
+
+		cJSON_ArrayForEach(d, g.all[i].r.docs)
+		{
+			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "kind"));
+			cJSON *spec, *c;
+			int workload = 0;
+
+			for (size_t k = 0; kind && k < sizeof(kinds) / sizeof(kinds[0]); k++)
+				workload |= strcmp(kind, kinds[k]) == 0;
+			if (!workload)
+				continue;
+			spec = chart_pod_spec(d);
+			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
+			{
+				const char *name = cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(c, "name"));
+				const char *dir = cJSON_GetStringValue(
+					chart_get(chart_env(c, "PODPROF_SPOOL_DIR"), "value"));
+				const char *max = cJSON_GetStringValue(
+					chart_get(chart_env(c, "PODPROF_SPOOL_MAX_BYTES"), "value"));
+				cJSON *vol;
+				double limit;
+
+				CHECK_MSG(dir && max, "%s: %s/%s has no spool", g.all[i].label, kind,
+					  name ? name : "?");
+				vol = volume_at(spec, c, dir);
+				CHECK_MSG(vol, "%s: %s/%s: nothing mounted at %s", g.all[i].label, kind,
+					  name, dir);
+				limit = quantity_bytes(cJSON_GetStringValue(
+					chart_get(vol, "emptyDir.sizeLimit")));
+				CHECK_MSG(limit > 0, "%s: %s/%s: the spool is not a bounded emptyDir",
+					  g.all[i].label, kind, name);
+				CHECK_MSG(quantity_bytes(max) > 0 && quantity_bytes(max) < limit,
+					  "%s: %s/%s: spool bound %s does not fit the volume's %.0f bytes",
+					  g.all[i].label, kind, name, max, limit);
+				containers++;
+			}
+		}
+	}
+	/* the default rendering alone has two */
+	CHECK(containers >= 2);
+}
+
 /* Compares the kinds of a rendering with "Kind=N ..." (order-free). */
 static int kinds_match(cJSON *docs, const char *expect, char *why, size_t len)
 {

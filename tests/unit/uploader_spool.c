@@ -1,6 +1,8 @@
 /*
- * Unit tests of the uploader's bounds and spool: overflow from memory to the spool
- * keeps the order oldest first, the spool survives a restart, the spool bound and the
+ * Unit tests of the uploader's bounds and spool: every profile is written to the spool
+ * before submit returns (and still sent oldest first), a profile the spool cannot
+ * take waits in memory instead, what waits after a failed delivery is synced to disk,
+ * the spool survives a restart, the spool bound and the
  * memory bound drop exactly the oldest (checked with the drop counters), shutdown
  * without a spool counts what it drops, and corrupt or foreign files in the spool
  * directory are skipped without blocking the queue.
@@ -183,7 +185,7 @@ static int received_labels(struct fake_coroot *f, const long *ids, int n)
 	return ok;
 }
 
-TEST(overflow_to_spool_keeps_oldest_first)
+TEST(every_profile_is_written_ahead_and_sent_oldest_first)
 {
 	struct metrics_registry *m = metrics_registry_new();
 	struct uploader_config cfg;
@@ -196,12 +198,13 @@ TEST(overflow_to_spool_keeps_oldest_first)
 	fake_prepare(&f, "sp-order");
 	snprintf(spool, sizeof(spool), "%s/spool", f.dir);
 	cfg = cfg_for(f.url, spool, m);
-	cfg.queue_max_bytes = 1200; /* about three test profiles in memory */
 	CHECK(uploader_new(&cfg, &u) == 0);
 	CHECK(submit_ids(u, 1, 10) == 0);
+	/* a spool file each before submit returned, whatever the memory bound */
 	files = count_files(spool, ".spool");
-	CHECK_MSG(files >= 5 && files <= 9, "%d spool files", files);
+	CHECK_MSG(files == 10, "%d spool files", files);
 	CHECK_EQ(registry_value(m, "podprof_upload_spool_files"), files);
+	CHECK_EQ(registry_value(m, "podprof_upload_queue_length"), 0);
 	uploader_get_stats(u, &st);
 	CHECK_EQ(st.pending, 10);
 	CHECK_EQ(st.dropped, 0);
@@ -230,10 +233,10 @@ TEST(spool_survives_restart)
 	cfg = cfg_for(f.url, spool, NULL);
 	CHECK(uploader_new(&cfg, &u) == 0);
 	CHECK(submit_ids(u, 1, 10) == 0);
-	CHECK_EQ(count_files(spool, ".spool"), 0); /* all fit in memory */
+	CHECK_EQ(count_files(spool, ".spool"), 10); /* written ahead */
 	uploader_free(u);
 	u = NULL;
-	/* shutdown wrote them, named so that they sort by age */
+	/* named so that they sort by age */
 	n = scandir(spool, &names, NULL, alphasort);
 	CHECK(n >= 10);
 	{
@@ -268,6 +271,83 @@ TEST(spool_survives_restart)
 	fake_cleanup(&f);
 }
 
+/* The receiver (not started), its spool path, a test body and the size of its spool
+ * file as service; returns that size (<= 0 on failure). */
+static off_t prepare(struct fake_coroot *f, const char *tag, char *spool, size_t len,
+		     struct buf *body, const char *service)
+{
+	fake_prepare(f, tag);
+	snprintf(spool, len, "%s/spool", f->dir);
+	buf_init(body, 0);
+	if (test_profile_body(1, body) != 0)
+		return -1;
+	return spool_file_size(spool, service, body);
+}
+
+/* A profile larger than the whole spool cannot be written ahead: it waits in the
+ * memory queue instead, and is delivered like any other. */
+TEST(a_profile_the_spool_cannot_take_waits_in_memory)
+{
+	struct metrics_registry *m = metrics_registry_new();
+	struct uploader_config cfg;
+	struct fake_coroot f;
+	struct uploader *u = NULL;
+	char spool[1024];
+	struct buf body;
+	off_t size;
+
+	size = prepare(&f, "sp-memory", spool, sizeof(spool), &body, "big");
+	CHECK(size > 0);
+	cfg = cfg_for(f.url, spool, m);
+	cfg.spool_max_bytes = (uint64_t)size - 1;
+	CHECK(uploader_new(&cfg, &u) == 0);
+	CHECK(submit_labelled(u, "big", &body, 1, 1) == 0);
+	CHECK_EQ(count_files(spool, ".spool"), 0);
+	CHECK_EQ(registry_value(m, "podprof_upload_queue_length"), 1);
+	CHECK_EQ(registry_value(m, "podprof_upload_dropped_total{reason=\"spool_full\"}"), 0);
+	CHECK(fake_start(&f, NULL) == 0);
+	CHECK_EQ(uploader_flush(u, 15 * NS_PER_SEC), 0);
+	CHECK(received_in_order(&f, 1, 1, 1));
+	uploader_free(u);
+	buf_free(&body);
+	metrics_registry_free(m);
+	fake_cleanup(&f);
+}
+
+/* Once a delivery failed, the thread syncs what waits before it sleeps, and again
+ * when profiles come in during the backoff; a healthy delivery needs no sync. */
+TEST(what_waits_after_a_failure_is_synced)
+{
+	struct metrics_registry *m = metrics_registry_new();
+	struct uploader_config cfg;
+	struct fake_coroot f;
+	struct uploader *u = NULL;
+	char spool[1024];
+	struct buf body;
+
+	CHECK(prepare(&f, "sp-sync", spool, sizeof(spool), &body, "sync") > 0);
+	cfg = cfg_for(f.url, spool, m);
+	cfg.backoff_min_ns = cfg.backoff_max_ns = 60 * NS_PER_SEC;
+	CHECK(uploader_new(&cfg, &u) == 0);
+	CHECK(submit_labelled(u, "sync", &body, 1, 1) == 0);
+	CHECK(wait_value(m, "podprof_upload_retries_total", 1) == 0);
+	CHECK(wait_value(m, "podprof_upload_spool_unsynced_files", 0) == 0);
+	/* the thread sleeps a minute: new profiles wake it for a sync, not an attempt */
+	CHECK(submit_labelled(u, "sync", &body, 2, 6) == 0);
+	CHECK_EQ(registry_value(m, "podprof_upload_spool_files"), 6);
+	CHECK(wait_value(m, "podprof_upload_spool_unsynced_files", 0) == 0);
+	CHECK_EQ(registry_value(m, "podprof_upload_retries_total"), 1);
+	CHECK(fake_start(&f, NULL) == 0);
+	CHECK_EQ(uploader_flush(u, 15 * NS_PER_SEC), 0);
+	CHECK(received_in_order(&f, 1, 6, 1));
+	CHECK_EQ(registry_value(m, "podprof_upload_spool_files"), 0);
+	CHECK_EQ(registry_value(m, "podprof_upload_spool_unsynced_files"), 0);
+	uploader_free(u);
+	buf_free(&body);
+	metrics_registry_free(m);
+	fake_cleanup(&f);
+}
+
 TEST(spool_bound_drops_exactly_the_oldest)
 {
 	struct metrics_registry *m = metrics_registry_new();
@@ -279,11 +359,7 @@ TEST(spool_bound_drops_exactly_the_oldest)
 	struct buf body;
 	off_t size;
 
-	fake_prepare(&f, "sp-bound");
-	snprintf(spool, sizeof(spool), "%s/spool", f.dir);
-	buf_init(&body, 0);
-	CHECK(test_profile_body(1, &body) == 0);
-	size = spool_file_size(spool, "bound", &body);
+	size = prepare(&f, "sp-bound", spool, sizeof(spool), &body, "bound");
 	CHECK(size > 0);
 
 	/* room for five; everything overflows memory at once; no retry during the test */
