@@ -332,16 +332,6 @@ static struct k8s_discovery_config quick(struct k8s_config *conn, struct view *v
 	return dc;
 }
 
-static int load(struct fake_kube *f, struct k8s_config **conn)
-{
-	struct k8s_config_source src = {.kubeconfig = f->kubeconfig};
-	char err[512];
-	int r = k8s_config_load(&src, conn, err, sizeof(err));
-	if (r)
-		fprintf(stderr, "  %s\n", err);
-	return r;
-}
-
 static void run_random(int streaming, int ops)
 {
 	struct fake_kube f;
@@ -361,7 +351,7 @@ static void run_random(int streaming, int ops)
 	if (r == -ENOENT)
 		SKIP("no /usr/bin/python3 or fake_kube.py");
 	CHECK_EQ(r, 0);
-	CHECK_EQ(load(&f, &conn), 0);
+	CHECK_EQ(fake_kube_load_config(&f, &conn), 0);
 	/* a first population before discovery starts: the initial list sees it */
 	for (int i = 0; i < 60; i++)
 		random_op(&f, wants, &failures);
@@ -428,7 +418,7 @@ TEST(node_mode_sees_only_its_node)
 
 	if (fake_kube_start(&f, NULL) == -ENOENT)
 		SKIP("no fake server");
-	CHECK_EQ(load(&f, &conn), 0);
+	CHECK_EQ(fake_kube_load_config(&f, &conn), 0);
 	for (int i = 0; i < NPODS; i++) {
 		wants[i] = (struct want){.exists = 1, .annotation = 1, .ip = 1, .node = 1 + i % 2};
 		on2 += wants[i].node == 2;
@@ -541,7 +531,7 @@ TEST(client_certificate_authentication)
 		fake_kube_file(&f, "kubeconfig", kc.data);
 		buf_free(&kc);
 	}
-	CHECK_EQ(load(&f, &conn), 0);
+	CHECK_EQ(fake_kube_load_config(&f, &conn), 0);
 	wants[0] = (struct want){.exists = 1, .annotation = 1, .ip = 1, .node = 1};
 	CHECK_EQ(apply(&f, 0, &wants[0]), 0);
 	dc = quick(conn, &v);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "k8s.h"
 #include "support.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -72,6 +73,26 @@ cJSON *fake_kube_stats(struct fake_kube *f)
 		doc = cJSON_ParseWithLength(out.data, out.len);
 	buf_free(&out);
 	return doc;
+}
+
+int fake_kube_requests(const cJSON *stats, const char *resource, const char *verb)
+{
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(stats, "requests_by_resource");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(by, resource), verb);
+
+	return cJSON_IsNumber(n) ? n->valueint : 0;
+}
+
+int fake_kube_load_config(struct fake_kube *f, struct k8s_config **conn)
+{
+	struct k8s_config_source src = {.kubeconfig = f->kubeconfig};
+	char err[512];
+	int r = k8s_config_load(&src, conn, err, sizeof(err));
+
+	if (r)
+		fprintf(stderr, "  %s\n", err);
+	return r;
 }
 
 const char *fake_kube_file(struct fake_kube *f, const char *name, const char *content)
@@ -184,6 +205,16 @@ int fake_kube_start(struct fake_kube *f, const struct fake_kube_opts *o)
 	}
 	if (o && o->streaming_list)
 		argv[n++] = "--streaming-list";
+	if (o && o->ignore_initial_events)
+		argv[n++] = "--ignore-initial-events";
+	if (o && o->watch_gone) {
+		argv[n++] = "--watch-gone";
+		argv[n++] = (char *)o->watch_gone;
+	}
+	if (o && o->server_version) {
+		argv[n++] = "--server-version";
+		argv[n++] = (char *)o->server_version;
+	}
 	if (o && o->max_events) {
 		snprintf(maxev, sizeof(maxev), "%d", o->max_events);
 		argv[n++] = "--max-events";

@@ -30,6 +30,9 @@ struct fake_kube_opts {
 	const char *token;      /* --token */
 	const char *forbid_token;
 	int streaming_list;     /* --streaming-list */
+	int ignore_initial_events; /* --ignore-initial-events: a server from before 1.27 */
+	const char *watch_gone; /* --watch-gone: "event" or "status" (every watch is a 410) */
+	const char *server_version; /* --server-version, e.g. "1.26.15"; NULL: the default */
 	int max_events;         /* --max-events, 0: the default */
 	const char *kubeconfig_user; /* YAML mapping of users[].user, e.g. "{token: x}" */
 };
@@ -46,6 +49,14 @@ int fake_kube_post(struct fake_kube *f, const char *path, const char *json, stru
 int fake_kube_delete(struct fake_kube *f, const char *path);
 /* GET /_control/stats, parsed; the caller frees it. */
 cJSON *fake_kube_stats(struct fake_kube *f);
+/* The requests of one verb ("list", "watch", "initial_events") on one resource ("pods")
+ * the server has received, from a stats document (fake_kube_stats). */
+int fake_kube_requests(const cJSON *stats, const char *resource, const char *verb);
+
+struct k8s_config;
+/* Loads the server's kubeconfig into *conn (the caller frees it); on error says why on
+ * stderr. Returns 0 or -errno. */
+int fake_kube_load_config(struct fake_kube *f, struct k8s_config **conn);
 
 /* Writes a file under the server's directory and returns its path (static buffer). */
 const char *fake_kube_file(struct fake_kube *f, const char *name, const char *content);

@@ -13,13 +13,23 @@ Its fidelity is checked with kubectl and the official Python client
 Usage:
   fake_kube.py --port P (0 picks one) [--port-file FILE] [--host 127.0.0.1]
                [--tls-cert PEM --tls-key PEM] [--client-ca PEM] [--token T]
-               [--forbid-token T]... [--streaming-list] [--max-events N]
+               [--forbid-token T]... [--streaming-list | --ignore-initial-events]
+               [--watch-gone event|status] [--max-events N]
                [--openapi swagger.json] [--server-version 1.34.1] [--quiet]
                [--exit-with-parent]
 Authentication: when --token or --client-ca is given, every API request needs a valid
 client certificate (checked first, as the API server does) or bearer token, else 401;
 a --forbid-token token authenticates but gets 403 on resources (discovery is allowed).
 --exit-with-parent: the server exits when the process that started it is gone.
+--server-version: what /version reports (an old one, e.g. 1.26.15, with
+--ignore-initial-events, is a server from before streaming lists).
+--ignore-initial-events: the server acts as one from before Kubernetes 1.27, which does
+not know sendInitialEvents and resourceVersionMatch on watches and ignores them: a
+streaming list from resourceVersion "" gets the synthetic ADDED events of any watch from
+"" and never the initial-events-end bookmark.
+--watch-gone: every watch (streaming lists included) answers 410 Gone, as an ERROR
+event (Status 410 Expired) in an HTTP 200 stream that then ends ("event"), or as the
+HTTP status 410 ("status"); lists work.
 Default namespaces (default, kube-node-lease, kube-public, kube-system) always exist.
 
 API (GET only; writes answer 405 -- state changes go through /_control/):
@@ -64,7 +74,8 @@ Semantics chosen (real-server behaviour unless said otherwise):
     BOOKMARK annotated k8s.io/initial-events-end: "true". Without the option the server
     acts as one with the WatchList feature gate off: 422 Invalid ("sendInitialEvents is
     forbidden for watch unless the WatchList feature gate is enabled"), which clients
-    (client-go's reflector) answer by falling back to list+watch.
+    (client-go's reflector) answer by falling back to list+watch; with
+    --ignore-initial-events as one from before the feature (the parameters ignored).
   - gzip (Accept-Encoding: gzip) for non-watch responses larger than 128 KiB, as the API
     server does; watches are never compressed by a real server (optional here, see
     /_control/gzip).
@@ -146,7 +157,11 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      a newline until the client goes), wrong_content_type
                                      (200 text/html), huge_list (list only: one page of
                                      100,000 pods whatever the limit, streamed), slow
-                                     (answer after S = 30 s). DELETE /_control/fault clears.
+                                     (answer after S = 30 s), gone (watch: 200 and one
+                                     ERROR event 410 Expired; list: HTTP 410 Expired),
+                                     status_410 (HTTP 410 Expired), brief (watch only: 200,
+                                     one BOOKMARK at the current rv, and the end at once).
+                                     DELETE /_control/fault clears.
   POST   /_control/gzip              {"threshold": BYTES, "watch": bool}: gzip non-watch
                                      answers larger than BYTES (default 131072), and
                                      compress watch streams (flushed per write) if watch.
@@ -156,7 +171,11 @@ Control interface (same port, no authentication, JSON bodies and answers):
                                      "connections_open", "threads", "resource_version",
                                      "oldest_resource_version", "requests": {"list",
                                      "watch", "get", "discovery", "openapi", "control",
-                                     "other"}, "responses": {code: n}, "auth_failures",
+                                     "other"}, "requests_by_resource": {resource:
+                                     {"list", "watch", "get", "initial_events"}}
+                                     (initial_events: the watches with
+                                     sendInitialEvents=true, counted in watch too),
+                                     "responses": {code: n}, "auth_failures",
                                      "forbidden", "faults_pending", "chunking",
                                      "watches": [{"resource", "namespace", "labelSelector",
                                      "fieldSelector", "resourceVersion", "format",
@@ -720,7 +739,8 @@ FAULT_KINDS = {
     "status_403": ("list", "watch"), "bad_json": ("list", "watch"),
     "huge_event": ("watch",), "endless": ("list", "watch"),
     "wrong_content_type": ("list", "watch"), "huge_list": ("list",),
-    "slow": ("list", "watch"),
+    "slow": ("list", "watch"), "gone": ("list", "watch"), "status_410": ("list", "watch"),
+    "brief": ("watch",),
 }
 
 HTML_500 = (b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
@@ -762,6 +782,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.store = Store(args.max_events)
         self.stats_lock = threading.Lock()
         self.requests = collections.Counter()
+        self.by_resource = collections.defaultdict(collections.Counter)
         self.responses = collections.Counter()
         self.auth_failures = 0
         self.forbidden = 0
@@ -804,9 +825,13 @@ class Server(http.server.ThreadingHTTPServer):
         if not isinstance(exc, (OSError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
-    def count(self, what):
+    def count(self, what, res=None, initial_events=False):
         with self.stats_lock:
             self.requests[what] += 1
+            if res is not None:
+                self.by_resource[res][what] += 1
+                if initial_events:
+                    self.by_resource[res]["initial_events"] += 1
 
     def drop_connections(self, keep=None):
         with self.stats_lock:
@@ -1006,7 +1031,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            {})
         watching = watch_path or parse_bool("watch", self.query.get("watch", "false"))
         verb = "watch" if watching else ("get" if name else "list")
-        self.server.count(verb)
+        self.server.count(verb, res.name, watching and self.query.get("sendInitialEvents")
+                          in ("1", "t", "T", "TRUE", "true", "True"))
         if self.user[1]:
             with self.server.stats_lock:
                 self.server.forbidden += 1
@@ -1022,6 +1048,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.query["fieldSelector"] = ",".join(
                 x for x in (self.query.get("fieldSelector"), "metadata.name=" + name) if x)
         fault = self.server.take_fault(verb, res.name)
+        if fault is None and watching and self.server.args.watch_gone:
+            fault = {"kind": "gone" if self.server.args.watch_gone == "event" else "status_410"}
         if fault is not None:
             if self.apply_fault(fault, verb, res, ns):
                 return
@@ -1152,7 +1180,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         cont = q.get("continue", "")
         rv_param = q.get("resourceVersion")
         match = q.get("resourceVersionMatch", "")
-        if "sendInitialEvents" in q:
+        if "sendInitialEvents" in q and not self.server.args.ignore_initial_events:
             raise invalid_list_options("sendInitialEvents", "Forbidden",
                                        "sendInitialEvents is forbidden for list")
         if match:
@@ -1259,7 +1287,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rv_param = q.get("resourceVersion", "")
         match = q.get("resourceVersionMatch", "")
         send_initial = None
-        if "sendInitialEvents" in q:
+        if self.server.args.ignore_initial_events:
+            pass  # unknown parameters, ignored by a server from before they existed
+        elif "sendInitialEvents" in q:
             send_initial = parse_bool("sendInitialEvents", q["sendInitialEvents"])
             if not self.server.args.streaming_list:
                 raise invalid_list_options("sendInitialEvents", "Forbidden",
@@ -1484,6 +1514,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        'resource "%s" in API group "%s" at the cluster scope'
                                        % (res.qualified, self.user[0], verb, res.name,
                                           res.group), error_details(res)))
+        elif kind == "gone" and verb == "watch":
+            self.start_chunked(JSON)
+            out = ChunkWriter(self.wfile)
+            out.write(dumps({"type": "ERROR", "object": status_obj(
+                410, "Expired", "too old resource version: %s (%d)" % (
+                    self.query.get("resourceVersion", ""), self.server.store.oldest()))})
+                + b"\n")
+            out.end()
+        elif kind == "brief":
+            self.start_chunked(JSON)
+            out = ChunkWriter(self.wfile)
+            out.write(dumps({"type": "BOOKMARK", "object": bookmark_object(
+                res, self.server.store.rv)}) + b"\n")
+            out.end()
+        elif kind in ("gone", "status_410"):
+            self.reply(410, status_obj(410, "Expired", "too old resource version: %s (%d)" % (
+                self.query.get("resourceVersion", ""), self.server.store.oldest())))
         elif kind == "wrong_content_type":
             self.reply(200, HTML_PAGE, "text/html; charset=utf-8")
         elif kind == "bad_json" and verb == "list":
@@ -1564,6 +1611,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         "requests": {k: srv.requests.get(k, 0) for k in
                                      ("list", "watch", "get", "discovery", "openapi",
                                       "control", "other")},
+                        "requests_by_resource": {
+                            r: {k: c.get(k, 0) for k in
+                                ("list", "watch", "get", "initial_events")}
+                            for r, c in srv.by_resource.items()},
                         "responses": dict(srv.responses), "auth_failures": srv.auth_failures,
                         "forbidden": srv.forbidden,
                         "faults_pending": [dict(f) for f in cfg.faults],
@@ -1812,6 +1863,8 @@ def main():
     p.add_argument("--token")
     p.add_argument("--forbid-token", action="append")
     p.add_argument("--streaming-list", action="store_true")
+    p.add_argument("--ignore-initial-events", action="store_true")
+    p.add_argument("--watch-gone", choices=("event", "status"))
     p.add_argument("--max-events", type=int, default=10000)
     p.add_argument("--openapi")
     p.add_argument("--server-version", default="1.34.1")
@@ -1825,6 +1878,8 @@ def main():
         p.error("--client-ca needs TLS")
     if args.max_events < 0:
         p.error("--max-events must be >= 0")
+    if args.streaming_list and args.ignore_initial_events:
+        p.error("--streaming-list and --ignore-initial-events exclude each other")
     ctx = None
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
