@@ -53,6 +53,8 @@ int64_t k8s_backoff_next(struct k8s_backoff *b, int64_t now_ns)
 	else if (b->ceiling_ns < b->max_ns)
 		b->ceiling_ns = b->ceiling_ns > b->max_ns / 2 ? b->max_ns : b->ceiling_ns * 2;
 	b->last_fail_ns = now_ns;
-	/* never below the minimum: a hammered server gets at least min_ns of rest */
-	return k8s_backoff_random(b, b->min_ns, b->ceiling_ns);
+	/* never below half the ceiling nor the minimum: a hammered server gets ever longer
+	 * rests, whatever the draws */
+	return k8s_backoff_random(b, b->ceiling_ns / 2 > b->min_ns ? b->ceiling_ns / 2 : b->min_ns,
+				  b->ceiling_ns);
 }

@@ -1,9 +1,12 @@
 /*
  * Retry delays of the reflectors: client-go's defaults (800 ms doubling to 30 s) with
- * full jitter (a delay drawn uniformly between the minimum and the current ceiling),
- * so that many agents restarted together do not hit the API server in step; the
- * ceiling returns to its minimum after a healthy stretch (2 minutes by default). Not
- * thread-safe: one per reflector.
+ * jitter (a delay drawn uniformly between half the current ceiling and the ceiling,
+ * never below the minimum), so that many agents restarted together do not hit the API
+ * server in step; the ceiling returns to its minimum after a healthy stretch (2 minutes
+ * by default). The floor doubles with the ceiling, as client-go's does, so the load a
+ * failing server gets has a bound whatever the draws: the k-th delay in a row is at
+ * least max(min, min * 2^(k-1) / 2), and at least max / 2 once the ceiling is reached.
+ * Not thread-safe: one per reflector.
  */
 #ifndef PODPROF_K8S_BACKOFF_H
 #define PODPROF_K8S_BACKOFF_H

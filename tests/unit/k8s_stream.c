@@ -2,7 +2,7 @@
  * Unit tests of what reads the watch stream and builds requests: the line splitter
  * (events cut at every byte boundary, many per chunk, CRLF, oversized lines, linear
  * time), request paths and selector encoding (node mode), namespace validation, and
- * the backoff with full jitter.
+ * the backoff with jitter, its floor doubling with its ceiling.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -261,7 +261,7 @@ TEST(namespace_names)
 	CHECK(!k8s_valid_namespace("0123456789012345678901234567890123456789012345678901234567890123"));
 }
 
-TEST(backoff_full_jitter)
+TEST(backoff_jitter_with_a_growing_floor)
 {
 	struct k8s_backoff b;
 	int64_t now = 1000 * NS_PER_SEC, ceiling = 800 * NS_PER_MS, d;
@@ -269,20 +269,25 @@ TEST(backoff_full_jitter)
 	k8s_backoff_init(&b, 0, 0, 0);
 	CHECK_EQ(b.min_ns, 800 * NS_PER_MS);
 	CHECK_EQ(b.max_ns, 30 * NS_PER_SEC);
-	/* the first delay is the minimum; then up to a doubling ceiling, capped */
+	/* the first delay is the minimum; then between half a doubling ceiling (never below
+	 * the minimum) and the ceiling, capped: the floor grows with the ceiling, so a
+	 * failing server's load has a bound whatever the draws */
 	CHECK_EQ(k8s_backoff_next(&b, now), 800 * NS_PER_MS);
 	for (int i = 0; i < 10; i++) {
 		ceiling = ceiling * 2 > 30 * NS_PER_SEC ? 30 * NS_PER_SEC : ceiling * 2;
 		d = k8s_backoff_next(&b, now += NS_PER_SEC);
-		CHECK_MSG(d >= 800 * NS_PER_MS && d <= ceiling, "delay %lld, ceiling %lld",
-			  (long long)d, (long long)ceiling);
+		CHECK_MSG(d >= 800 * NS_PER_MS && d >= ceiling / 2 && d <= ceiling,
+			  "delay %lld, ceiling %lld", (long long)d, (long long)ceiling);
 	}
 	CHECK_EQ(b.ceiling_ns, 30 * NS_PER_SEC);
-	/* jitter: not every delay is the same */
+	/* jitter: not every delay is the same; at the cap, from 15 s to 30 s */
 	{
 		int64_t first = k8s_backoff_next(&b, now), differ = 0;
-		for (int i = 0; i < 20; i++)
-			differ |= k8s_backoff_next(&b, now) != first;
+		for (int i = 0; i < 20; i++) {
+			d = k8s_backoff_next(&b, now);
+			differ |= d != first;
+			CHECK(d >= 15 * NS_PER_SEC && d <= 30 * NS_PER_SEC);
+		}
 		CHECK(differ);
 	}
 	/* two minutes without failure reset the ceiling */
