@@ -5,7 +5,9 @@
  * The pods reflector waits a few seconds for the ReplicaSets' first list before its
  * own, so that targets are named after their Deployment from their first event
  * instead of being renamed a moment later; when ReplicaSets cannot be read (RBAC),
- * the pod-template-hash rule names them just as well for Deployments.
+ * the pod-template-hash rule names them just as well for Deployments. The two share
+ * what they learn about the server's streaming lists: a server that cannot stream
+ * costs one of them the finding out, never both.
  */
 #define LOG_MODULE "k8s"
 #include <errno.h>
@@ -30,6 +32,7 @@ struct k8s_discovery {
 	struct k8s_model_limits limits;
 	struct k8s_reflector_metrics rm;
 	char *field_selector;
+	_Atomic int64_t streaming_verdict; /* the reflectors', shared */
 };
 
 /* ---- the reflectors' callbacks ---------------------------------------------------- */
@@ -205,6 +208,7 @@ int k8s_discovery_start(const struct k8s_discovery_config *cfg, struct k8s_disco
 	rc.initial_events_idle_ns = cfg->initial_events_idle_ns ? cfg->initial_events_idle_ns
 								: 5 * NS_PER_SEC;
 	rc.streaming = cfg->streaming_list;
+	rc.streaming_verdict = &d->streaming_verdict;
 	rc.metrics = &d->rm;
 	if (cfg->watch_replicasets) {
 		/* ReplicaSets are few; the user's selectors are about pods */
@@ -226,7 +230,9 @@ int k8s_discovery_start(const struct k8s_discovery_config *cfg, struct k8s_disco
 	rc.label_selector = cfg->label_selector;
 	rc.ops = &pod_ops;
 	rc.wait_for = d->rs;
-	rc.wait_ns = RS_WAIT_NS;
+	/* the ReplicaSets' first list may include the finding out that the server does
+	 * not stream: then the pods' does not (and the wait is not paid twice) */
+	rc.wait_ns = RS_WAIT_NS + rc.initial_events_idle_ns;
 	r = k8s_reflector_start(&rc, &d->pods);
 	if (r)
 		goto fail;

@@ -141,7 +141,9 @@ enum k8s_target_event { K8S_TARGET_ADDED, K8S_TARGET_UPDATED, K8S_TARGET_REMOVED
 typedef void (*k8s_target_fn)(void *ctx, enum k8s_target_event ev, const struct k8s_target *t);
 
 enum k8s_streaming_list {
-	K8S_STREAMING_AUTO = 0, /* try watch-list (initial events + bookmark), fall back */
+	/* watch-list (initial events + bookmark) where /version says 1.32 or later and the
+	 * server does not refuse it; paginated lists elsewhere and after any failure */
+	K8S_STREAMING_AUTO = 0,
 	K8S_STREAMING_OFF,      /* always paginated list, then watch */
 };
 
@@ -162,8 +164,8 @@ struct k8s_discovery_config {
 	int64_t request_timeout_ns;    /* connect + list requests; 0: 60 s */
 	/* watch timeoutSeconds is random in [min, max]; 0: 300 and 600 */
 	int watch_timeout_min_s, watch_timeout_max_s;
-	/* streaming list: give up on it after this long without data and without the
-	 * initial-events-end bookmark; 0: 5 s */
+	/* streaming list: give up on it (for good) after this long without data and
+	 * without the initial-events-end bookmark; 0: 5 s */
 	int64_t initial_events_idle_ns;
 	struct metrics_registry *metrics; /* may be NULL */
 	k8s_target_fn on_target;          /* may be NULL */

@@ -1,12 +1,16 @@
 /*
  * The reflector (see reflector.h).
  *
- * The thread runs a small state machine: "need a list" (paginated or streaming) or
- * "watch from rv". Each step returns 0 (done as expected), -ESTALE (the resource
+ * The thread runs a small state machine: "need a list" (ask /version first when the
+ * streaming list is wanted and the server's verdict unknown, then paginated or
+ * streaming) or "watch from rv". Each step returns 0 (done as expected), -ENOTSUP (the
+ * server does not stream: list at once, the verdict is kept), -ESTALE (the resource
  * version expired: list again), -ERANGE (it is newer than the server's, whose etcd
  * was replaced: list again) or another negative errno (a failure: back off, then
- * retry the same step). The reason of a failure is classified once, where it is
- * known, for the log and the podprof_k8s_errors_total{reason} metric.
+ * retry the same step). Only a 410 that ends a healthy watch relists without the
+ * backoff, so no answer of the server's makes the loop spin. The reason of a failure
+ * is classified once, where it is known, for the log and the
+ * podprof_k8s_errors_total{reason} metric.
  */
 #define LOG_MODULE "k8s"
 #include "reflector.h"
@@ -25,21 +29,33 @@
 #include "http.h"
 #include "lines.h"
 #include "query.h"
+#include "version.h"
 
 #define LIST_LIMIT 500
 #define RV_MAX 1024
 #define CONTINUE_MAX 8192
 #define SHORT_WATCH_NS NS_PER_SEC
+/* Watching that went on this long since the last list was healthy: the relist after
+ * the 410 that ends it is at once. So a server that answers every watch with a 410,
+ * however late, gets at most a list and a watch per this time. */
+#define HEALTHY_WATCH_NS (2 * NS_PER_SEC)
+/* after a streaming list that failed without showing the server cannot stream */
+#define STREAMING_RETRY_NS (3600 * NS_PER_SEC)
+
+/* The streaming verdict: 0 not known yet, STREAMS, else a monotonic time until which
+ * the server gets paginated lists (NEVER: for good). */
+#define STREAMS (-1)
+#define NEVER INT64_MAX
 
 enum reason {
 	R_CONNECT, R_TIMEOUT, R_RESET, R_TRANSPORT, R_UNAUTHORIZED, R_FORBIDDEN, R_THROTTLED,
 	R_SERVER, R_HTTP, R_MALFORMED, R_TOO_LARGE, R_CONTENT_TYPE, R_SHORT_WATCH, R_LIMIT,
-	R_CREDENTIALS, R_COUNT
+	R_CREDENTIALS, R_EXPIRED, R_COUNT
 };
 static const char *const reason_names[R_COUNT] = {
 	"connect", "timeout", "connection_reset", "transport", "unauthorized", "forbidden",
 	"throttled", "server_error", "http_status", "malformed_json", "too_large",
-	"content_type", "short_watch", "object_limit", "credentials",
+	"content_type", "short_watch", "object_limit", "credentials", "expired",
 };
 
 struct k8s_reflector {
@@ -56,7 +72,7 @@ struct k8s_reflector {
 	struct buf path, page;
 	struct k8s_lines lines;
 	char rv[RV_MAX + 1];
-	int streaming_off;      /* the server does not do streaming lists */
+	_Atomic int64_t own_verdict, *verdict; /* see STREAMS; verdict may be shared */
 	/* the step in progress */
 	enum reason reason;     /* of the last failure */
 	char detail[320];       /* what failed, for the log */
@@ -64,6 +80,7 @@ struct k8s_reflector {
 	int streaming;          /* the current watch is a streaming list */
 	uint64_t step_events;
 	int64_t last_data_ns;
+	int64_t listed_ns;      /* when the last list completed: watching since then */
 	int64_t retry_after_ns; /* of the last failed request */
 	struct metric *reason_series[R_COUNT], *event_series[K8S_EVENT_COUNT];
 	struct log_ratelimit rl_error, rl_auth, rl_limit;
@@ -197,8 +214,11 @@ static int tick(void *ctx)
 
 	/* a streaming list that stalls before its bookmark: the server ignores it */
 	if (r->streaming && !r->initial_done &&
-	    time_mono_ns() - r->last_data_ns > r->cfg.initial_events_idle_ns)
+	    time_mono_ns() - r->last_data_ns > r->cfg.initial_events_idle_ns) {
+		snprintf(r->detail, sizeof(r->detail), "no initial-events-end bookmark, and no "
+			 "data for %.1f s", (double)r->cfg.initial_events_idle_ns / 1e9);
 		return -ENOTSUP;
+	}
 	return 0;
 }
 
@@ -320,6 +340,7 @@ static int do_list(struct k8s_reflector *r)
 			break;
 	}
 	r->cfg.ops->end(r->cfg.ctx);
+	r->listed_ns = time_mono_ns();
 	if (nrefused)
 		refused(r, nrefused, "of a list ");
 	log_info("%s: listed %zu in %zu page%s at resourceVersion %s in %.2f s", r->name, count,
@@ -367,8 +388,16 @@ static int on_event(struct k8s_reflector *r, const struct k8s_event *ev)
 		return remember_rv(r, ev);
 	case K8S_EVENT_BOOKMARK:
 		e = remember_rv(r, ev);
-		if (!e && r->streaming && !r->initial_done && ev->initial_events_end) {
+		if (!e && r->streaming && !r->initial_done && !ev->initial_events_end) {
+			/* a server that streams sends the annotated bookmark before any other:
+			 * this one ignored sendInitialEvents and is sending a plain watch */
+			snprintf(r->detail, sizeof(r->detail), "a plain bookmark came before the "
+				 "initial-events-end one");
+			return -ENOTSUP;
+		}
+		if (!e && r->streaming && !r->initial_done) {
 			r->initial_done = 1;
+			r->listed_ns = time_mono_ns();
 			r->cfg.ops->end(r->cfg.ctx);
 			atomic_fetch_add(&r->lists, 1);
 			atomic_store(&r->synced, 1);
@@ -410,11 +439,115 @@ static int on_stream(void *ctx, const char *data, size_t len)
 	return k8s_lines_feed(&r->lines, data, len, on_line, r);
 }
 
+/* ---- streaming or not ------------------------------------------------------------ */
+
+/* The streaming verdict; a "not for now" whose time has come is forgotten. */
+static int64_t streaming_verdict(struct k8s_reflector *r)
+{
+	int64_t v = atomic_load(r->verdict);
+
+	if (v > 0 && v != NEVER && time_mono_ns() >= v) {
+		atomic_compare_exchange_strong(r->verdict, &v, 0);
+		return 0;
+	}
+	return v;
+}
+
+/* Paginated lists from now on: for good (NEVER) or for ns. */
+static void no_streaming(struct k8s_reflector *r, int64_t ns)
+{
+	int64_t v = atomic_load(r->verdict);
+
+	if (v != NEVER)
+		atomic_store(r->verdict, ns == NEVER ? NEVER : time_mono_ns() + ns);
+}
+
+static int collect_version(void *ctx, const char *data, size_t len)
+{
+	struct k8s_reflector *r = ctx;
+
+	if (r->page.len + len > K8S_VERSION_DOC_MAX)
+		return -E2BIG;
+	return buf_append(&r->page, data, len);
+}
+
+/*
+ * Asks /version whether the server streams lists by default. Returns 0 once a verdict
+ * is reached (an answer that is not a version means paginated lists for an hour), or
+ * the failure of a request that got no answer (the list would fail as well: retried
+ * after the delay).
+ */
+static int ask_version(struct k8s_reflector *r)
+{
+	struct k8s_request req = {.timeout_ns = r->cfg.request_timeout_ns,
+				  .on_body = collect_version, .ctx = r};
+	struct k8s_response resp;
+	int major = 0, minor = 0, e;
+
+	buf_reset(&r->path);
+	buf_append_str(&r->path, "/version");
+	req.path = r->path.data;
+	buf_reset(&r->page);
+	e = k8s_http_get(r->http, &req, &resp);
+	if (e && e != -EIO && e != -EPROTO && e != -E2BIG)
+		return http_failed(r, e, &resp);
+	if (!e)
+		e = k8s_version_parse(r->page.data, r->page.len, &major, &minor);
+	buf_reset(&r->page);
+	if (e) {
+		log_info("%s: GET /version: %s; paginated lists for an hour", r->name,
+			 resp.status && resp.status != 200 ? resp.message : "no version in the answer");
+		no_streaming(r, STREAMING_RETRY_NS);
+	} else if (k8s_version_streams(major, minor)) {
+		int64_t unknown = 0;
+		log_info("%s: Kubernetes %d.%d: trying the streaming list", r->name, major, minor);
+		/* unless the other reflector has learnt better meanwhile */
+		atomic_compare_exchange_strong(r->verdict, &unknown, STREAMS);
+	} else {
+		log_info("%s: Kubernetes %d.%d has no streaming lists by default (1.32 has): "
+			 "paginated lists", r->name, major, minor);
+		no_streaming(r, NEVER);
+	}
+	return 0;
+}
+
 /* Statuses with which a server refuses the streaming list's parameters. */
 static int refuses_streaming(long status)
 {
 	return status == 400 || status == 404 || status == 405 || status == 422;
 }
+
+/*
+ * A streaming list ended (err) before its initial-events-end bookmark: the next lists
+ * are paginated. Returns -ENOTSUP (list at once) when the server showed that it does
+ * not stream (it refused the parameters, sent a plain watch, or went silent): for
+ * good. Any other failure says nothing about streaming: paginated lists for an hour,
+ * the failure returned (list after the delay).
+ */
+static int streaming_failed(struct k8s_reflector *r, int err, const struct k8s_response *resp)
+{
+	if (err == -EIO && refuses_streaming(resp->status)) {
+		snprintf(r->detail, sizeof(r->detail), "it refused the parameters: HTTP %ld",
+			 resp->status);
+		err = -ENOTSUP;
+	} else if (err == 0) {
+		snprintf(r->detail, sizeof(r->detail), "the stream ended without the "
+			 "initial-events-end bookmark");
+		err = -ENOTSUP;
+	}
+	if (err == -ENOTSUP) {
+		log_info("%s: the server does not stream lists (%s): paginated lists from now on",
+			 r->name, r->detail);
+		no_streaming(r, NEVER);
+		return err;
+	}
+	err = r->detail[0] || err == -ESTALE ? err : http_failed(r, err, resp);
+	log_info("%s: the streaming list failed: paginated lists for an hour", r->name);
+	no_streaming(r, STREAMING_RETRY_NS);
+	return err;
+}
+
+/* ---- one watch -------------------------------------------------------------------- */
 
 /* One watch (streaming: a streaming list followed by its watch). */
 static int do_watch(struct k8s_reflector *r, int streaming)
@@ -442,24 +575,18 @@ static int do_watch(struct k8s_reflector *r, int streaming)
 	log_debug("%s: watching from resourceVersion \"%s\"%s", r->name, streaming ? "" : r->rv,
 		  streaming ? " (streaming list)" : "");
 	e = k8s_http_get(r->http, &req, &resp);
-	if (streaming && !r->initial_done &&
-	    (e == -ENOTSUP || e == 0 || (e == -EIO && refuses_streaming(resp.status)))) {
-		/* no initial-events-end bookmark: this server does not do streaming lists */
-		log_info("%s: the server does not support streaming lists (%s); listing instead",
-			 r->name, e == -EIO ? "it refused the parameters"
-					    : "no initial-events-end bookmark came");
-		r->streaming_off = 1;
-		return -ENOTSUP;
-	}
+	if (streaming && !r->initial_done && e != -ECANCELED)
+		return streaming_failed(r, e, &resp);
 	/* a watch that was working and got cut resumes like one that ended normally */
 	if (e == -ECONNRESET && (!streaming || r->initial_done) &&
-	    (r->step_events || time_mono_ns() - start > SHORT_WATCH_NS))
+	    time_mono_ns() - start >= SHORT_WATCH_NS)
 		e = 0;
 	if (e)
 		return r->detail[0] || e == -ESTALE ? e : http_failed(r, e, &resp);
-	if (!streaming && !r->step_events && time_mono_ns() - start < SHORT_WATCH_NS)
-		return failed(r, -EAGAIN, R_SHORT_WATCH,
-			      "very short watch: it ended within a second without an event");
+	/* events or not: a server that ends every watch at once is not to be hammered */
+	if (!streaming && time_mono_ns() - start < SHORT_WATCH_NS)
+		return failed(r, -EAGAIN, R_SHORT_WATCH, "very short watch: it ended within a "
+			      "second (%llu events)", (unsigned long long)r->step_events);
 	return 0;
 }
 
@@ -510,15 +637,21 @@ static void *run(void *arg)
 
 	wait_for_other(r);
 	while (!atomic_load(&r->stop)) {
-		int64_t delay;
+		int64_t delay, v = need_list && r->cfg.streaming == K8S_STREAMING_AUTO
+					   ? streaming_verdict(r)
+					   : NEVER;
 		int e;
 
 		r->detail[0] = '\0';
 		r->retry_after_ns = 0;
-		if (need_list && r->cfg.streaming == K8S_STREAMING_AUTO && !r->streaming_off) {
+		if (v == 0) {
+			e = ask_version(r);
+			if (!e)
+				continue; /* the list, as the verdict says */
+		} else if (v == STREAMS) {
 			e = do_watch(r, 1);
 			if (e == -ENOTSUP)
-				continue; /* list at once */
+				continue; /* the server does not stream: list at once */
 			if (r->initial_done) {
 				need_list = 0;
 				listed(r, &first);
@@ -541,18 +674,25 @@ static void *run(void *arg)
 			if (r->cfg.metrics)
 				metric_inc(r->cfg.metrics->watch_restarts);
 		}
-		if (e == -ESTALE) {
+		if (e == -ESTALE && !need_list &&
+		    time_mono_ns() - r->listed_ns >= HEALTHY_WATCH_NS) {
+			/* the one retry without a delay: the end of healthy watching */
 			log_info("%s: resourceVersion %s expired (410 Gone): listing again",
 				 r->name, r->rv[0] ? r->rv : "\"\"");
 			need_list = 1;
 			continue;
 		}
-		if (e == -ERANGE) {
-			log_warn("%s: resourceVersion %s is newer than the server's (its etcd was "
-				 "restored or replaced?): listing again",
-				 r->name, r->rv[0] ? r->rv : "\"\"");
+		if (e == -ESTALE) {
 			need_list = 1;
-			continue;
+			failed(r, e, R_EXPIRED, "resourceVersion %s expired (410 Gone) with no "
+			       "healthy watching since the list: the new list waits for the backoff",
+			       r->rv[0] ? r->rv : "\"\"");
+		}
+		if (e == -ERANGE) {
+			need_list = 1;
+			failed(r, e, R_SERVER, "resourceVersion %s is newer than the server's (its "
+			       "etcd was restored or replaced?): listing again after the backoff",
+			       r->rv[0] ? r->rv : "\"\"");
 		}
 		if (!e)
 			continue;
@@ -587,6 +727,7 @@ int k8s_reflector_start(const struct k8s_reflector_config *cfg, struct k8s_refle
 	if (!r)
 		return -ENOMEM;
 	r->cfg = *cfg;
+	r->verdict = cfg->streaming_verdict ? cfg->streaming_verdict : &r->own_verdict;
 	r->name = dup_opt(cfg->name);
 	r->api = dup_opt(cfg->api);
 	r->resource = dup_opt(cfg->resource);

@@ -4,16 +4,23 @@
  *
  *  - list with limit=500 and continue (a 410 on a continue token restarts the list),
  *    or the streaming list (watch=1&sendInitialEvents=true, complete when the bookmark
- *    annotated k8s.io/initial-events-end arrives) where the server supports it;
+ *    annotated k8s.io/initial-events-end arrives) where the server says it has them:
+ *    its /version is 1.32 or later (asked once) and it does not refuse the parameters.
+ *    A streaming list that fails or stalls for any reason is followed by paginated
+ *    lists: for good when the server showed it does not stream (a refusal, a plain
+ *    bookmark or silence before the initial-events-end one), for an hour otherwise;
  *  - then watch from the list's resourceVersion with bookmarks and a random
  *    timeoutSeconds in [300, 600]; a watch that ends, normally or cut, resumes from the
  *    last resourceVersion seen (bookmarks included) without a new list;
  *  - 410 Gone (an ERROR event or the HTTP status) relists, and the list replaces the
  *    local state: objects that vanished meanwhile are reported deleted;
- *  - every failure backs off with full jitter (800 ms to 30 s by default, Retry-After
- *    honoured); 401 and 403 are logged loudly once a minute with an RBAC hint and make
- *    the credentials be re-read; a watch that ends within a second with no event is a
- *    failure too ("very short watch");
+ *  - every retry waits for the backoff (800 ms to 30 s by default, jitter, Retry-After
+ *    honoured; backoff.h), but one: the relist after a 410 that ends healthy watching
+ *    (two seconds or more since the list) is at once. So a server that fails every
+ *    watch gets a list and a watch per delay at most, whatever it answers. 401 and 403
+ *    are logged loudly once a minute with an RBAC hint and make the credentials be
+ *    re-read; a watch that ends or is cut within a second, events or not, is a failure
+ *    too ("very short watch");
  *  - every input is bounded: one event (16 MiB), one list page (64 MiB), decompressed.
  *
  * The objects reach the caller as cJSON through ops, on the reflector's thread, and
@@ -68,6 +75,9 @@ struct k8s_reflector_config {
 	int watch_timeout_min_s, watch_timeout_max_s;
 	int64_t initial_events_idle_ns;
 	enum k8s_streaming_list streaming;
+	/* what the reflectors of one server learnt about its streaming lists: a word they
+	 * share, zero at first (NULL: the reflector keeps its own) */
+	_Atomic int64_t *streaming_verdict;
 	const struct k8s_reflector_metrics *metrics;
 	/* before its first list, wait up to wait_ns for this one to be synced or denied */
 	struct k8s_reflector *wait_for;

@@ -1,8 +1,8 @@
 /*
  * Unit tests of what reads the watch stream and builds requests: the line splitter
  * (events cut at every byte boundary, many per chunk, CRLF, oversized lines, linear
- * time), request paths and selector encoding (node mode), namespace validation, and
- * the backoff with jitter, its floor doubling with its ceiling.
+ * time), request paths and selector encoding (node mode), namespace validation, the
+ * backoff with jitter, and the server version that decides the streaming list.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "lines.h"
 #include "query.h"
 #include "support.h"
+#include "version.h"
 #include "testing.h"
 
 struct collected {
@@ -298,5 +299,54 @@ TEST(backoff_jitter_with_a_growing_floor)
 	for (int i = 0; i < 1000; i++) {
 		d = k8s_backoff_random(&b, 300, 600);
 		CHECK(d >= 300 && d <= 600);
+	}
+}
+
+TEST(server_version_and_streaming_lists)
+{
+	static const struct {
+		const char *doc;
+		int major, minor; /* -1: not a version */
+		bool streams;
+	} cases[] = {
+		{"{\"major\":\"1\",\"minor\":\"34\",\"gitVersion\":\"v1.34.1\"}", 1, 34, true},
+		{"{\"major\":\"1\",\"minor\":\"32\"}", 1, 32, true},
+		{"{\"major\":\"1\",\"minor\":\"31\"}", 1, 31, false},
+		/* clouds: "28+" */
+		{"{\"major\":\"1\",\"minor\":\"28+\",\"gitVersion\":\"v1.28.3-eks-4f4795d\"}", 1,
+		 28, false},
+		/* a 1.33 server emulating 1.31 has 1.31's features */
+		{"{\"major\":\"1\",\"minor\":\"33\",\"emulationMajor\":\"1\","
+		 "\"emulationMinor\":\"31\"}", 1, 31, false},
+		/* no major/minor: from gitVersion */
+		{"{\"major\":\"\",\"minor\":\"\",\"gitVersion\":\"v1.33.0-rc.1\"}", 1, 33, true},
+		{"{\"gitVersion\":\"v2.0.0\"}", 2, 0, true},
+		{"{\"major\":\"1\"}", -1, -1, false},
+		{"{\"gitVersion\":\"1.30\"}", -1, -1, false},
+		{"{\"major\":\"1\",\"minor\":\"99999999999\"}", -1, -1, false},
+		{"[1, 32]", -1, -1, false},
+		{"not json", -1, -1, false},
+		{"", -1, -1, false},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int major = -7, minor = -7;
+		int e = k8s_version_parse(cases[i].doc, strlen(cases[i].doc), &major, &minor);
+		CHECK_MSG(e == (cases[i].major < 0 ? -EINVAL : 0), "%s: %d", cases[i].doc, e);
+		if (e)
+			continue;
+		CHECK_MSG(major == cases[i].major && minor == cases[i].minor, "%s: %d.%d",
+			  cases[i].doc, major, minor);
+		CHECK_MSG(k8s_version_streams(major, minor) == cases[i].streams, "%s", cases[i].doc);
+	}
+	/* the document's bound */
+	{
+		char big[K8S_VERSION_DOC_MAX + 64];
+		int major, minor;
+		const char *doc = "{\"major\":\"1\",\"minor\":\"34\"}";
+		memset(big, ' ', sizeof(big));
+		memcpy(big, doc, strlen(doc));
+		CHECK_EQ(k8s_version_parse(big, sizeof(big), &major, &minor), -EINVAL);
+		CHECK_EQ(k8s_version_parse(big, K8S_VERSION_DOC_MAX, &major, &minor), 0);
 	}
 }
