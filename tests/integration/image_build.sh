@@ -38,7 +38,7 @@ unmount_below() {
 }
 safe_rm() {
   unmount_below "$1"
-  if awk -v p="$1/" 'index($2, p) == 1' /proc/mounts | grep -q .; then
+  if [ -n "$(awk -v p="$1/" 'index($2, p) == 1' /proc/mounts)" ]; then
     echo "FAIL: mounts left below $1; not removing it" >&2; exit 1
   fi
   rm -rf --one-file-system "$1"
@@ -135,7 +135,7 @@ json_argv() { /usr/bin/python3 -c 'import json,sys; print("\n".join(json.loads(s
 mapfile -t ep < <(json_argv "$entrypoint")
 mapfile -t cm < <(json_argv "$cmd")
 echo "=== the image: ENTRYPOINT ${ep[*]} CMD ${cm[*]} USER $user"
-if chroot "$final" ldd "${ep[0]}" | grep -q "not found"; then
+if grep -q "not found" <<<"$(chroot "$final" ldd "${ep[0]}")"; then
   chroot "$final" ldd "${ep[0]}" | grep "not found"; echo "FAIL: missing libraries"; exit 1
 fi
 echo "ok   every library of ${ep[0]} resolves in the runtime root"

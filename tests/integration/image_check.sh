@@ -17,6 +17,9 @@
 #
 #   image_check.sh SOURCE_DIR PODPROF_BINARY
 set -uo pipefail
+# Never `producer | grep -q`: grep -q exits at the first match, the producer then dies of
+# SIGPIPE, and pipefail makes a match look like a failure (at random, as the producer
+# happens to be done writing or not). Here-strings have no producer.
 src=${1:?usage: image_check.sh SOURCE_DIR PODPROF_BINARY}
 bin=${2:?usage: image_check.sh SOURCE_DIR PODPROF_BINARY}
 dockerfile=$src/Dockerfile
@@ -67,7 +70,7 @@ release=$(cut -d. -f1 /etc/debian_version 2>/dev/null)
   bad "runtime stage FROM '$(from $last)', expected debian:bookworm-slim"
 [ "$(instr $last ENTRYPOINT)" = '["/usr/bin/podprof"]' ] && ok "entrypoint /usr/bin/podprof" ||
   bad "ENTRYPOINT '$(instr $last ENTRYPOINT)'"
-instr $last COPY | grep -q -- '--from=build .* /usr/bin/podprof$' && ok "podprof installed at /usr/bin/podprof" ||
+grep -q -- '--from=build .* /usr/bin/podprof$' <<<"$(instr $last COPY)" && ok "podprof installed at /usr/bin/podprof" ||
   bad "the runtime stage does not copy podprof to /usr/bin/podprof"
 grep -rq '"/usr/bin/podprof"' "$src/charts/podprof/templates" && ok "the chart runs /usr/bin/podprof" ||
   bad "the chart's command is not /usr/bin/podprof"
@@ -76,10 +79,10 @@ uid=${user%%:*}
 if [[ "$uid" =~ ^[0-9]+$ ]] && [ "$uid" -ne 0 ]; then ok "default user $user"; else bad "USER '$user' is not a non-root uid"; fi
 labels=$(instr $last LABEL)
 for l in org.opencontainers.image.source org.opencontainers.image.version; do
-  printf '%s' "$labels" | grep -q "$l=" && ok "label $l" || bad "label $l missing"
+  grep -q "$l=" <<<"$labels" && ok "label $l" || bad "label $l missing"
 done
 project=$(sed -nE 's/^project\(podprof VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
-instr $last ARG | grep -qx "VERSION=$project" && ok "VERSION defaults to $project" ||
+grep -qx "VERSION=$project" <<<"$(instr $last ARG)" && ok "VERSION defaults to $project" ||
   bad "ARG VERSION is not the project's $project"
 grep -q "^appVersion: \"$project\"" "$src/charts/podprof/Chart.yaml" && ok "the chart's appVersion is $project" ||
   bad "charts/podprof/Chart.yaml appVersion is not $project"
@@ -98,7 +101,7 @@ fi
 # ---- 2. every directory CMake reads is copied ----------------------------------------
 copied=$(instr 0 COPY)
 for d in CMakeLists.txt $(sed -nE 's/^[[:space:]]*add_subdirectory\(([a-z0-9_]+)\).*/\1/p' "$src/CMakeLists.txt"); do
-  printf '%s\n' "$copied" | grep -qE "(^| )$d/? /src/($d/?)?$" && ok "copies $d" || bad "does not copy $d (CMake reads it)"
+  grep -qE "(^| )$d/? /src/($d/?)?$" <<<"$copied" && ok "copies $d" || bad "does not copy $d (CMake reads it)"
 done
 
 # ---- 3. the build stage's packages ------------------------------------------------------
@@ -138,18 +141,18 @@ libs=$(ldd "$bin" | awk '/=> \// {print $1, $3}')
 learn_owners $pcs $(for prog in $progs; do command -v "$prog"; done) $(printf '%s\n' "$libs" | awk '{print $2}')
 deps_pkgs=$(sed -n '/^BASE_PKGS=(/,/^)/p' "$src/scripts/deps.sh" | tr ' ' '\n' | grep -vE '^(BASE_PKGS=\(|\)|)$')
 for p in $build_pkgs; do
-  printf '%s\n' "$deps_pkgs" | grep -qx "$p" || bad "build package $p is not in scripts/deps.sh"
+  grep -qx "$p" <<<"$deps_pkgs" || bad "build package $p is not in scripts/deps.sh"
 done
 for mod in $mods; do
   pc="$(pkg-config --variable=pcfiledir "$mod" 2>/dev/null)/$mod.pc"
   p=$(owner "$pc")
   if [ -z "$p" ]; then bad "pkg-config module $mod: no package owns $pc here"
-  elif printf '%s\n' "$build_closure" | grep -qx "$p"; then ok "pkg-config $mod <- $p"
+  elif grep -qx "$p" <<<"$build_closure"; then ok "pkg-config $mod <- $p"
   else bad "pkg-config $mod needs $p, which the build stage does not install"; fi
 done
 for prog in $progs; do
   p=$(owner "$(command -v "$prog")")
-  if printf '%s\n' "$build_closure" | grep -qx "$p"; then ok "program $prog <- $p"
+  if grep -qx "$p" <<<"$build_closure"; then ok "program $prog <- $p"
   else bad "program $prog needs ${p:-?}, which the build stage does not install"; fi
 done
 
@@ -167,21 +170,21 @@ while read -r soname path; do
     libasan.so*|libubsan.so*|liblsan.so*|libtsan.so*)
       echo "note: $soname is the sanitizer build's runtime, not the image's"; continue ;;
   esac
-  if printf '%s\n' "$san_deps" | grep -qx "$soname" && [ "$soname" != libc.so.6 ] &&
+  if grep -qx "$soname" <<<"$san_deps" && [ "$soname" != libc.so.6 ] &&
      [ "$soname" != libm.so.6 ]; then
     echo "note: $soname is linked by the sanitizer runtime"; continue
   fi
   p=$(owner "$path")
   [ -n "$p" ] || { bad "$soname ($path): no package owns it here"; continue; }
   needed="$needed $p"
-  if printf '%s\n' "$run_pkgs" | grep -qx "$p"; then :
-  elif printf '%s\n' "$closure" | grep -qx "$p"; then :
+  if grep -qx "$p" <<<"$run_pkgs"; then :
+  elif grep -qx "$p" <<<"$closure"; then :
   else bad "$soname comes from $p, which the runtime stage does not install"; fi
 done < <(printf '%s\n' "$libs")
 ok "every linked library comes with the runtime packages: $(echo $needed | tr ' ' '\n' | sort -u | tr '\n' ' ')"
 for p in $run_pkgs; do
   [ "$p" = ca-certificates ] && continue # https to Coroot and to targets
-  printf '%s\n' $needed | grep -qx "$p" && continue
+  grep -qx "$p" <<<"$(printf '%s\n' $needed)" && continue
   bad "runtime package $p provides no library podprof links"
 done
 
