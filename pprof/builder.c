@@ -312,6 +312,11 @@ out:
 	return ret;
 }
 
+struct pprof_profile *pprof_builder_table(struct pprof_builder *b)
+{
+	return b->p;
+}
+
 int pprof_builder_finish(struct pprof_builder *b, struct pprof_profile **out)
 {
 	struct pprof_profile *p = pprof_profile_dup(b->p);

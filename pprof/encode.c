@@ -12,8 +12,17 @@
  * With gzip (best speed, the gzip wrapper: what `go tool pprof` and Coroot read), the
  * protobuf goes to zlib in chunks of about ENCODE_CHUNK bytes as it is written, and zlib
  * writes into the caller's buffer: the uncompressed profile is never held whole.
+ *
+ * A stream (pprof_stream_*) is the same writer turned inside out: the sample types are
+ * written first, each sample as it comes, and the builder's tables, which samples only
+ * reference, at the end. That is the field order pprof_encode uses, so a stream writes
+ * the bytes pprof_encode would write for the same profile, without the samples ever
+ * being held: memory is the builder's tables plus zlib's state, whatever the number of
+ * samples. Several streams over one builder write parts of one profile (a subset of its
+ * sample types each) in one pass over the samples.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -162,25 +171,24 @@ static void label_fields(const struct pp_label *l, uint64_t *v)
 	v[LABEL_NUM_UNIT - 1] = (uint64_t)l->num_unit;
 }
 
-static int put_sample(struct enc *e, const struct pprof_profile *p, size_t i)
+/* Writes one sample: nlocs location ids, nv values and nlabels labels. */
+static int put_sample_fields(struct enc *e, const uint64_t *ids, uint32_t nlocs,
+			     const int64_t *values, size_t nv, const struct pp_label *labels,
+			     uint32_t nlabels)
 {
-	const struct pp_sample *s = PP_ROW(&p->samples, struct pp_sample, i);
-	const uint64_t *ids = PP_ROW(&p->locids, uint64_t, s->loc_off);
-	const struct pp_label *labels = PP_ROW(&p->labels, struct pp_label, s->label_off);
-	const int64_t *values = pp_values(p, i);
-	size_t nv = pp_ntypes(p), ids_size = 0, values_size = 0, size = 0;
+	size_t ids_size = 0, values_size = 0, size = 0;
 	uint64_t lv[LABEL_NFIELDS];
 	uint8_t *w;
 
-	for (uint32_t k = 0; k < s->nlocs; k++)
+	for (uint32_t k = 0; k < nlocs; k++)
 		ids_size += wire_varint_size(ids[k]);
 	for (size_t k = 0; k < nv; k++)
 		values_size += wire_varint_size((uint64_t)values[k]);
-	if (s->nlocs)
+	if (nlocs)
 		size += 1 + wire_varint_size(ids_size) + ids_size;
 	if (nv)
 		size += 1 + wire_varint_size(values_size) + values_size;
-	for (uint32_t k = 0; k < s->nlabels; k++) {
+	for (uint32_t k = 0; k < nlabels; k++) {
 		size_t n;
 
 		label_fields(&labels[k], lv);
@@ -191,10 +199,10 @@ static int put_sample(struct enc *e, const struct pprof_profile *p, size_t i)
 		return e->err;
 	*w++ = TAG(PROFILE_SAMPLE, WT_LEN);
 	w = wire_put_varint(w, size);
-	if (s->nlocs) {
+	if (nlocs) {
 		*w++ = TAG(SAMPLE_LOCATION_ID, WT_LEN);
 		w = wire_put_varint(w, ids_size);
-		for (uint32_t k = 0; k < s->nlocs; k++)
+		for (uint32_t k = 0; k < nlocs; k++)
 			w = wire_put_varint(w, ids[k]);
 	}
 	if (nv) {
@@ -203,7 +211,7 @@ static int put_sample(struct enc *e, const struct pprof_profile *p, size_t i)
 		for (size_t k = 0; k < nv; k++)
 			w = wire_put_varint(w, (uint64_t)values[k]);
 	}
-	for (uint32_t k = 0; k < s->nlabels; k++) {
+	for (uint32_t k = 0; k < nlabels; k++) {
 		label_fields(&labels[k], lv);
 		*w++ = TAG(SAMPLE_LABEL, WT_LEN);
 		w = wire_put_varint(w, varints_size(lv, LABEL_NFIELDS));
@@ -211,6 +219,15 @@ static int put_sample(struct enc *e, const struct pprof_profile *p, size_t i)
 	}
 	commit(e, w);
 	return 0;
+}
+
+static int put_sample(struct enc *e, const struct pprof_profile *p, size_t i)
+{
+	const struct pp_sample *s = PP_ROW(&p->samples, struct pp_sample, i);
+
+	return put_sample_fields(e, PP_ROW(&p->locids, uint64_t, s->loc_off), s->nlocs,
+				 pp_values(p, i), pp_ntypes(p),
+				 PP_ROW(&p->labels, struct pp_label, s->label_off), s->nlabels);
 }
 
 static int put_mapping(struct enc *e, const struct pprof_profile *p, size_t i)
@@ -308,22 +325,30 @@ static int put_comments(struct enc *e, const struct pprof_profile *p)
 	return 0;
 }
 
-/* Every field of p, in field number order. */
-static int put_profile(struct enc *e, const struct pprof_profile *p)
+/* The sample types of p listed in cols (ncols of them; cols NULL: all, in order). */
+static int put_types(struct enc *e, const struct pprof_profile *p, const size_t *cols,
+		     size_t ncols)
 {
-	const struct pp_vtype *pt = &p->period_type;
 	uint64_t v[VALUE_TYPE_NFIELDS];
 	int ret = 0;
 
-	for (size_t i = 0; i < pp_ntypes(p) && !ret; i++) {
-		const struct pp_vtype *t = PP_ROW(&p->types, struct pp_vtype, i);
+	for (size_t i = 0; i < ncols && !ret; i++) {
+		const struct pp_vtype *t = PP_ROW(&p->types, struct pp_vtype, cols ? cols[i] : i);
 
 		v[VALUE_TYPE_TYPE - 1] = (uint64_t)t->type;
 		v[VALUE_TYPE_UNIT - 1] = (uint64_t)t->unit;
 		ret = put_message(e, PROFILE_SAMPLE_TYPE, v, VALUE_TYPE_NFIELDS);
 	}
-	for (size_t i = 0; i < pp_nsamples(p) && !ret; i++)
-		ret = put_sample(e, p, i);
+	return ret;
+}
+
+/* Every field of p after the samples, in field number order. */
+static int put_tables(struct enc *e, const struct pprof_profile *p)
+{
+	const struct pp_vtype *pt = &p->period_type;
+	uint64_t v[VALUE_TYPE_NFIELDS];
+	int ret = 0;
+
 	for (size_t i = 0; i < PP_COUNT(&p->mappings, struct pp_mapping) && !ret; i++)
 		ret = put_mapping(e, p, i);
 	for (size_t i = 0; i < PP_COUNT(&p->locations, struct pp_location) && !ret; i++)
@@ -350,33 +375,186 @@ out:
 	return ret;
 }
 
+/* Every field of p, in field number order. */
+static int put_profile(struct enc *e, const struct pprof_profile *p)
+{
+	int ret = put_types(e, p, NULL, pp_ntypes(p));
+
+	for (size_t i = 0; i < pp_nsamples(p) && !ret; i++)
+		ret = put_sample(e, p, i);
+	return ret ? ret : put_tables(e, p);
+}
+
+/* Starts writing to out (gzip-compressed when gzip is set). */
+static int enc_init(struct enc *e, int gzip, struct buf *out)
+{
+	/* A zeroed stream is safe to deflateEnd() even when the init below fails. */
+	memset(e, 0, sizeof(*e));
+	e->out = out;
+	e->gzip = gzip;
+	buf_init(&e->raw, 0);
+	e->dst = gzip ? &e->raw : out;
+	/* Best speed, as runtime/pprof writes profiles: the agent's CPU matters more here
+	 * than the last tenth of the upload's size. */
+	if (gzip && deflateInit2(&e->z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Ends e's stream: everything left is compressed into out. */
+static int enc_finish(struct enc *e)
+{
+	return e->gzip ? deflate_raw(e, 1) : 0;
+}
+
+/* Frees e's state; on failure (ret non-zero), out goes back to start. */
+static void enc_end(struct enc *e, int ret, size_t start)
+{
+	if (e->gzip)
+		deflateEnd(&e->z);
+	buf_free(&e->raw);
+	if (ret && e->out->len != start) {
+		e->out->len = start;
+		e->out->data[start] = '\0';
+	}
+}
+
 int pprof_encode(const struct pprof_profile *p, int gzip, struct buf *out)
 {
 	size_t start = out->len;
 	struct enc e;
-	int ret = -ENOMEM;
+	int ret = enc_init(&e, gzip, out);
 
-	/* A zeroed stream is safe to deflateEnd() even when the init below fails. */
-	memset(&e, 0, sizeof(e));
-	e.out = out;
-	e.gzip = gzip;
-	buf_init(&e.raw, 0);
-	e.dst = gzip ? &e.raw : out;
-	/* Best speed, as runtime/pprof writes profiles: the agent's CPU matters more here
-	 * than the last tenth of the upload's size. */
-	if (gzip && deflateInit2(&e.z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
+	if (!ret)
+		ret = put_profile(&e, p);
+	if (!ret)
+		ret = enc_finish(&e);
+	enc_end(&e, ret, start);
+	return ret;
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+struct pprof_stream {
+	struct pprof_builder *b;
+	struct enc e;
+	size_t start; /* out's length before the stream */
+	size_t cols[PPROF_STREAM_MAX_TYPES], ncols;
+	size_t nsamples;
+	int err;      /* the first error: the stream writes nothing more */
+	int finished;
+};
+
+int pprof_stream_new(struct pprof_builder *b, const size_t *cols, size_t ncols, int gzip,
+		     struct buf *out, struct pprof_stream **out_s)
+{
+	const struct pprof_profile *p = pprof_builder_table(b);
+	struct pprof_stream *s = NULL;
+	int ret = -EINVAL;
+
+	*out_s = NULL;
+	if (!cols)
+		ncols = pp_ntypes(p);
+	if (ncols > PPROF_STREAM_MAX_TYPES)
 		goto out;
-	ret = put_profile(&e, p);
-	if (!ret && gzip)
-		ret = deflate_raw(&e, 1);
+	for (size_t i = 0; cols && i < ncols; i++)
+		if (cols[i] >= pp_ntypes(p))
+			goto out;
+	ret = -ENOMEM;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->b = b;
+	s->start = out->len;
+	s->ncols = ncols;
+	for (size_t i = 0; i < ncols; i++)
+		s->cols[i] = cols ? cols[i] : i;
+	ret = enc_init(&s->e, gzip, out);
+	if (!ret)
+		ret = put_types(&s->e, p, s->cols, s->ncols);
+	if (ret)
+		goto out;
+	*out_s = s;
+	s = NULL;
 out:
-	if (gzip)
-		deflateEnd(&e.z);
-	buf_free(&e.raw);
-	if (ret && out->len != start) {
-		out->len = start;
-		out->data[start] = '\0';
+	if (s) {
+		enc_end(&s->e, ret, s->start);
+		free(s);
 	}
 	return ret;
+}
+
+int pprof_stream_add_sample(struct pprof_stream *s, const uint64_t *location_ids, size_t nlocs,
+			    const int64_t *values, const struct pprof_label *labels,
+			    size_t nlabels)
+{
+	const struct pprof_profile *p = pprof_builder_table(s->b);
+	size_t nloc_rows = PP_COUNT(&p->locations, struct pp_location);
+	struct pp_label pl[PPROF_STREAM_MAX_LABELS];
+	int64_t v[PPROF_STREAM_MAX_TYPES];
+	int ret = -EINVAL, nonzero = 0;
+
+	if (s->err || s->finished)
+		return s->err ? s->err : -EINVAL;
+	for (size_t i = 0; i < s->ncols; i++) {
+		v[i] = values[s->cols[i]];
+		nonzero |= v[i] != 0;
+	}
+	if (!nonzero)
+		return 0;
+	if (nlocs > UINT32_MAX || nlabels > PPROF_STREAM_MAX_LABELS)
+		goto out;
+	for (size_t i = 0; i < nlocs; i++)
+		if (location_ids[i] == 0 || location_ids[i] > nloc_rows)
+			goto out;
+	for (size_t i = 0; i < nlabels; i++) {
+		if (!labels[i].key)
+			goto out;
+		pl[i].key = pprof_builder_string(s->b, labels[i].key);
+		pl[i].str = labels[i].str ? pprof_builder_string(s->b, labels[i].str) : 0;
+		pl[i].num = labels[i].str ? 0 : labels[i].num;
+		pl[i].num_unit = labels[i].str ? 0 : pprof_builder_string(s->b, labels[i].num_unit);
+		if (pl[i].key < 0 || pl[i].str < 0 || pl[i].num_unit < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = put_sample_fields(&s->e, location_ids, (uint32_t)nlocs, v, s->ncols, pl,
+				(uint32_t)nlabels);
+	if (ret)
+		s->err = ret;
+	else
+		s->nsamples++;
+out:
+	return ret;
+}
+
+size_t pprof_stream_sample_count(const struct pprof_stream *s)
+{
+	return s->nsamples;
+}
+
+int pprof_stream_finish(struct pprof_stream *s)
+{
+	int ret = s->err ? s->err : s->finished ? -EINVAL : 0;
+
+	if (!ret)
+		ret = put_tables(&s->e, pprof_builder_table(s->b));
+	if (!ret)
+		ret = enc_finish(&s->e);
+	if (ret)
+		s->err = ret;
+	else
+		s->finished = 1;
+	return ret;
+}
+
+void pprof_stream_free(struct pprof_stream *s)
+{
+	if (!s)
+		return;
+	/* a stream that did not finish leaves nothing in out */
+	enc_end(&s->e, !s->finished, s->start);
+	free(s);
 }

@@ -95,6 +95,45 @@ int pprof_builder_add_sample(struct pprof_builder *b, const uint64_t *location_i
  * valid (and may be freed). */
 int pprof_builder_finish(struct pprof_builder *b, struct pprof_profile **out);
 
+/* ---- streaming ---------------------------------------------------------------------- */
+
+/* Sample types one stream writes at most, and labels per streamed sample. */
+#define PPROF_STREAM_MAX_TYPES 16
+#define PPROF_STREAM_MAX_LABELS 16
+
+struct pprof_stream;
+
+/*
+ * Starts writing the profile being built in b as protobuf (gzip-compressed when gzip is
+ * non-zero) appended to out, with the samples written as they are added instead of
+ * kept: memory is b's tables (strings, functions, locations, mappings) and the
+ * compressor's state, whatever the number of samples. The profile's sample types are
+ * b's types listed in cols (ncols of them, in that order; cols NULL: all of b's), so
+ * that several streams over one builder, each with its own out, write parts of one
+ * profile in one pass. b's sample types must be set before; its other header fields
+ * (period, time, comments, mappings) may be set until pprof_stream_finish. b must
+ * outlive the stream. The bytes are those pprof_encode writes for the same profile.
+ * Returns 0, -EINVAL (a column b does not have, more than PPROF_STREAM_MAX_TYPES) or
+ * -ENOMEM; the caller owns *s.
+ */
+int pprof_stream_new(struct pprof_builder *b, const size_t *cols, size_t ncols, int gzip,
+		     struct buf *out, struct pprof_stream **s);
+/* Writes a sample: location ids of b, leaf first; values, one per sample type of b (the
+ * stream takes its columns); labels. A sample whose values are zero in every column of
+ * the stream is left out (and 0 returned). -EINVAL for an unknown location id or more
+ * than PPROF_STREAM_MAX_LABELS labels; -E2BIG past out's bound, -ENOMEM: the stream
+ * then fails for good. */
+int pprof_stream_add_sample(struct pprof_stream *s, const uint64_t *location_ids, size_t nlocs,
+			    const int64_t *values, const struct pprof_label *labels,
+			    size_t nlabels);
+/* Samples written so far. */
+size_t pprof_stream_sample_count(const struct pprof_stream *s);
+/* Writes b's tables and header fields and ends the stream: out then holds the whole
+ * profile. Returns 0 or the stream's error. */
+int pprof_stream_finish(struct pprof_stream *s);
+/* Frees the stream. One that did not finish takes back what it appended to out. */
+void pprof_stream_free(struct pprof_stream *s);
+
 /* ---- decoding and encoding --------------------------------------------------------- */
 
 /*

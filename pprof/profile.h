@@ -131,6 +131,10 @@ static inline int pp_push(struct buf *table, const void *row, size_t size)
 	return buf_append(table, row, size);
 }
 
+/* The profile under construction in b (its tables: strings, functions, locations,
+ * mappings, sample types), owned by b. */
+struct pprof_profile *pprof_builder_table(struct pprof_builder *b);
+
 /* Keeps the samples i with keep[i] non-zero, in order (their values move along). */
 void pprof_profile_keep_samples(struct pprof_profile *p, const unsigned char *keep);
 

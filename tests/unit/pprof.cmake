@@ -15,3 +15,5 @@ podprof_test(pprof_delta_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/pprof_delta_test
              LIBS podprof_pprof LABEL unit)
 podprof_test(pprof_go_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/pprof_go_test.c
              LIBS podprof_pprof LABEL integration GO_PROGRAMS TIMEOUT 900)
+podprof_test(pprof_stream_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/pprof_stream_test.c
+             LIBS podprof_pprof LABEL unit)
