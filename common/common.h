@@ -1,6 +1,7 @@
 /*
  * podprof's shared foundations, the public header of common/: logging, the bounded
- * buffer, the list type, hashing, clocks and durations, and the metrics registry.
+ * buffer, the list type, hashing, clocks and durations, varints, and the metrics
+ * registry.
  * Every other folder includes this header and nothing else from common/.
  */
 #ifndef PODPROF_COMMON_H
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "timeutil.h"
+#include "varint.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -285,31 +285,6 @@ out:
 
 /* ---- the compact state ----------------------------------------------------------------- */
 
-static size_t put_varint(unsigned char *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (unsigned char)v;
-	return n;
-}
-
-static uint64_t get_varint(const unsigned char **p)
-{
-	uint64_t v = 0;
-	int shift = 0;
-	while (**p & 0x80) {
-		v |= (uint64_t)(**p & 0x7f) << shift;
-		(*p)++;
-		shift += 7;
-	}
-	v |= (uint64_t)**p << shift;
-	(*p)++;
-	return v;
-}
-
 /* A reader over the state, one key (and its values) at a time. */
 struct cursor {
 	const unsigned char *p;
@@ -325,9 +300,9 @@ static void cursor_next(struct cursor *c, size_t ncum)
 	if (!c->valid)
 		return;
 	c->left--;
-	c->key += get_varint(&c->p);
+	c->key += varint_get(&c->p);
 	for (size_t i = 0; i < ncum; i++)
-		c->vals[i] = (int64_t)get_varint(&c->p);
+		c->vals[i] = (int64_t)varint_get(&c->p);
 }
 
 static void cursor_start(struct cursor *c, const struct pprof_delta *d)
@@ -357,10 +332,10 @@ static int encode_state(const struct pprof_profile *p, const struct keyed *k, si
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const int64_t *v = pp_values(p, k[i].idx);
-		w += put_varint(w, k[i].key - prev);
+		w += varint_put(w, k[i].key - prev);
 		prev = k[i].key;
 		for (size_t c = 0; c < ncum; c++)
-			w += put_varint(w, (uint64_t)(v[cols[c]] < 0 ? 0 : v[cols[c]]));
+			w += varint_put(w, (uint64_t)(v[cols[c]] < 0 ? 0 : v[cols[c]]));
 	}
 	/* the state lives until the next profile: give back what the bound over-reserved */
 	shrunk = realloc(s, (size_t)(w - s) + 1);
