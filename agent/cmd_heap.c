@@ -55,12 +55,11 @@ static int parse_pid(const char *s, int *pid)
 int cmd_heap(int argc, char **argv, char **envp)
 {
 	struct podprof_config cfg;
-	struct pprof_profile *p = NULL;
 	struct goproc_info info;
 	struct buf out;
 	char defname[64];
 	const char *path;
-	int pid, status = 2, r;
+	int pid, partial = 0, status = 2, r;
 
 	buf_init(&out, 0);
 	r = config_parse(CMD_HEAP, argc, argv, envp, &cfg);
@@ -78,7 +77,8 @@ int cmd_heap(int argc, char **argv, char **envp)
 		goto out;
 	}
 	status = 1;
-	r = goheap_read_pid(cfg.proc_root, pid, cfg.force, &info, &p);
+	r = goheap_read_pid(cfg.proc_root, pid, cfg.force, (size_t)cfg.heap_max_buckets, &info,
+			    &partial, &out);
 	if (r) {
 		const char *why = info.reason[0] ? info.reason : strerror(-r);
 		if (r == -ENOENT)
@@ -88,11 +88,9 @@ int cmd_heap(int argc, char **argv, char **envp)
 		fprintf(stderr, "podprof heap: pid %d: %s\n", pid, why);
 		goto out;
 	}
-	r = pprof_encode(p, 1, &out);
-	if (r) {
-		fprintf(stderr, "podprof heap: encoding failed: %s\n", strerror(-r));
-		goto out;
-	}
+	if (partial)
+		fprintf(stderr, "podprof heap: pid %d: more than %zu heap buckets: the profile is "
+			"partial, it holds the newest (--heap-max-buckets)\n", pid, info.buckets);
 	snprintf(defname, sizeof(defname), "heap-%d.pb.gz", pid);
 	path = cfg.output ? cfg.output : defname;
 	r = write_output(path, out.data, out.len);
@@ -106,7 +104,6 @@ int cmd_heap(int argc, char **argv, char **envp)
 			info.forced ? " (set by --force)" : "", path);
 	status = 0;
 out:
-	pprof_profile_free(p);
 	buf_free(&out);
 	config_free(&cfg);
 	return status;
@@ -147,7 +144,7 @@ int cmd_ps(int argc, char **argv, char **envp)
 	goheap_mode_parse(cfg.go_heap_profiler, &mode);
 	printf("%-8s %-11s %-8s %-13s %-12s %-24s %s\n", "PID", "GO", "RATE", "SYMBOLS", "STATUS",
 	       "CONTAINER", "EXE");
-	r = goheap_ps(cfg.proc_root, mode, print_row, NULL);
+	r = goheap_ps(cfg.proc_root, mode, (size_t)cfg.heap_max_buckets, print_row, NULL);
 	if (r < 0)
 		fprintf(stderr, "podprof ps: cannot list %s: %s\n", cfg.proc_root, strerror(-r));
 	config_free(&cfg);

@@ -24,12 +24,12 @@ struct node_ctx {
 	unsigned long long emitted;
 };
 
-static int emit(void *ctx, const struct node_profile_meta *meta, const struct pprof_profile *p)
+static int emit(void *ctx, const struct node_profile_meta *meta, const void *body, size_t len)
 {
 	struct node_ctx *c = ctx;
 	struct upload_label labels[8];
 	struct upload_meta um = {.service_name = meta->service_name,
-				 .kind = "heap",
+				 .kind = meta->kind,
 				 .labels = labels,
 				 .nlabels = meta->nlabels < 8 ? meta->nlabels : 8,
 				 .time_ns = meta->time_ns};
@@ -39,7 +39,7 @@ static int emit(void *ctx, const struct node_profile_meta *meta, const struct pp
 		labels[i].value = meta->label_values[i];
 	}
 	c->emitted++;
-	return uploader_submit_profile(c->uploader, &um, p);
+	return uploader_submit(c->uploader, &um, body, len);
 }
 
 /* The /processes page: one line per Go process. */
@@ -131,6 +131,7 @@ int cmd_node(int argc, char **argv, char **envp)
 	ncfg.host_id = machine_id;
 	ncfg.self_pid = (int)getpid();
 	ncfg.interval_ns = cfg.interval_ns;
+	ncfg.max_buckets = (size_t)cfg.heap_max_buckets;
 	r = node_profiler_new(&ncfg, &ctx.np);
 	if (r) {
 		log_error("cannot start the node profiler: %s", strerror(-r));

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "httpserver.h"
+#include "profiler.h"
 
 enum opt_type {
 	OT_STRING,
@@ -52,6 +53,8 @@ struct opt_def {
 #define SEC NS_PER_SEC
 #define MIB (INT64_C(1) << 20)
 #define NODE_SIDE (CMD_NODE | CMD_HEAP | CMD_PS)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 static const char *const heap_modes[] = {"disabled", "enabled", "force", NULL};
 static const char *const streaming_modes[] = {"auto", "off", NULL};
@@ -120,6 +123,10 @@ static const struct opt_def options[] = {
 	 CMD_NODE, OFF(container_log_dir), "DIR",
 	 "the kubelet's container log links, used to name Kubernetes containers "
 	 "/k8s/<namespace>/<pod>/<container>", NULL},
+	{"heap-max-buckets", 0, "PODPROF_HEAP_MAX_BUCKETS", OT_SIZE,
+	 STRINGIFY(GOHEAP_DEFAULT_MAX_BUCKETS), 1, 100000000, NODE_SIDE, OFF(heap_max_buckets), "N",
+	 "heap buckets (allocation call paths) read from one process at most; past them the "
+	 "newest are read and the profile is marked partial", NULL},
 	{"node-name", 0, "NODE_NAME", OT_STRING, NULL, 0, 0, CMD_NODE, OFF(node_name), "NAME",
 	 "host.name label of the profiles (default: the host name)", NULL},
 	{"output", 'o', NULL, OT_STRING, NULL, 0, 0, CMD_HEAP, OFF(output), "FILE",

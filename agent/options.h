@@ -62,6 +62,7 @@ struct podprof_config {
 	char *cgroupfs_root;
 	char *container_log_dir;
 	char *node_name;
+	uint64_t heap_max_buckets;
 	/* cluster role: scraping */
 	int64_t scrape_interval_ns;
 	int64_t scrape_timeout_ns;

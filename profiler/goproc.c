@@ -1,7 +1,7 @@
 /*
  * Process-level checks around the heap read. Everything read from /proc belongs to
  * another process and is bounded; a process can exit or exec at any point, which shows
- * up as -ESRCH and is never turned into a partial profile.
+ * up as -ESRCH, and what was read of it until then is discarded, never uploaded.
  */
 #define LOG_MODULE "goproc"
 #include "goproc.h"
@@ -337,15 +337,24 @@ static int head_is_sane(struct procmem *m, const struct gobin *b, uint64_t bias)
 	return hdr[2] == 1 && hdr[5] <= 1024;
 }
 
+void goproc_mark_partial(struct goproc_info *info, size_t nbuckets)
+{
+	info->status = GOPROC_PARTIAL;
+	info->buckets = nbuckets;
+	snprintf(info->reason, sizeof(info->reason),
+		 "more than %zu heap buckets: the newest are read (--heap-max-buckets)", nbuckets);
+}
+
 int goproc_read_heap(const char *proc_root, int pid, const struct proc_identity *id,
 		     const struct gobin *b, int force, int *forced, uint64_t *bias,
-		     struct heap_snapshot *out, int64_t *rate, char *reason, size_t reasonlen)
+		     const struct heap_limits *lim, heap_bucket_fn fn, void *ctx,
+		     struct heap_walk_info *info, int64_t *rate, char *reason, size_t reasonlen)
 {
 	struct procmem *m = NULL;
 	struct proc_identity after;
 	int r;
 
-	memset(out, 0, sizeof(*out));
+	memset(info, 0, sizeof(*info));
 	reason[0] = '\0';
 	r = procmem_open(proc_root, pid, &m);
 	if (r)
@@ -389,7 +398,7 @@ int goproc_read_heap(const char *proc_root, int pid, const struct proc_identity 
 			 GOHEAP_FORCE_RATE);
 		*rate = GOHEAP_FORCE_RATE;
 	}
-	r = heap_read(m, b, *bias, NULL, out);
+	r = heap_walk(m, b, *bias, lim, fn, ctx, info);
 	if (r) {
 		if (r == -EPROTO)
 			snprintf(reason, reasonlen, "the heap profile list is malformed");
@@ -399,10 +408,8 @@ int goproc_read_heap(const char *proc_root, int pid, const struct proc_identity 
 	}
 	/* the same process, still running the same binary? */
 	if (proc_identity_read(proc_root, pid, &after) != 0 || after.starttime != id->starttime ||
-	    after.dev != id->dev || after.ino != id->ino) {
-		heap_snapshot_free(out);
+	    after.dev != id->dev || after.ino != id->ino)
 		r = -ESRCH;
-	}
 out:
 	if (r == -ESRCH && reason[0] == '\0')
 		snprintf(reason, reasonlen, "the process exited or exec'd during the read");

@@ -65,15 +65,21 @@ int proc_opted_out(const char *proc_root, int pid);
  * its mappings. Returns 0 or -ENOENT. */
 int proc_load_bias(const struct procmem *m, const struct gobin *b, uint64_t *bias);
 
+/* Marks info partial: its heap read stopped at the bucket bound, after nbuckets. */
+void goproc_mark_partial(struct goproc_info *info, size_t nbuckets);
+
 /*
- * Reads the heap snapshot of a process whose identity was id, rechecking afterwards
- * that the same process still runs the same binary (an exec or exit during the read
- * discards it: -ESRCH). In force mode, a MemProfileRate of 0 at a validated address is
- * set to GOHEAP_FORCE_RATE once (*forced is set); a process with rate 0 otherwise gives
- * -EAGAIN. Returns 0 or a negative errno, with a reason in reason when useful.
+ * Walks the heap buckets of a process whose identity was id (heap_walk: fn for each
+ * bucket, within lim, what was seen in *info), and checks afterwards that the same
+ * process still runs the same binary: an exec or exit during the read gives -ESRCH,
+ * and what fn was given must then be discarded. In force mode, a MemProfileRate of 0 at
+ * a validated address is set to GOHEAP_FORCE_RATE once (*forced is set); a process with
+ * rate 0 otherwise gives -EAGAIN before any bucket is read. Returns 0 or a negative
+ * errno, with a reason in reason when useful.
  */
 int goproc_read_heap(const char *proc_root, int pid, const struct proc_identity *id,
 		     const struct gobin *b, int force, int *forced, uint64_t *bias,
-		     struct heap_snapshot *out, int64_t *rate, char *reason, size_t reasonlen);
+		     const struct heap_limits *lim, heap_bucket_fn fn, void *ctx,
+		     struct heap_walk_info *info, int64_t *rate, char *reason, size_t reasonlen);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * Heap profile building: scaling and sample layout follow runtime/pprof's
+ * Heap profile writing: scaling and sample layout follow runtime/pprof's
  * writeHeapProto, so that a profile read from outside compares equal to the one the
- * process writes itself.
+ * process writes itself. One builder holds the tables; one pprof stream per output
+ * profile writes the samples.
  */
 #define LOG_MODULE "heapprofile"
 #include "heapprofile.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common.h"
@@ -37,63 +39,115 @@ void heap_values_cumulative(const struct heap_bucket *b, struct heap_values *v)
 							: 0;
 }
 
-int heap_profile_build(const struct heap_snapshot *s, const struct heap_values *values,
-		       struct symcache *c, uint64_t bias, const struct heap_profile_spec *spec,
-		       struct pprof_profile **out)
+#define MAX_LOCS (1024 + 64)
+#define MAX_PARTS 2
+
+struct heap_writer {
+	struct pprof_builder *b;
+	struct pprof_stream *parts[MAX_PARTS];
+	size_t nparts;
+	struct symcache *c;
+	uint64_t mapping_id;
+	uint64_t locs[MAX_LOCS];
+};
+
+int heap_writer_new(const struct heap_profile_spec *spec, struct symcache *c, struct buf *out,
+		    struct heap_writer **out_w)
 {
+	static const size_t all[4] = {0, 1, 2, 3}, alloc[2] = {0, 1}, inuse[2] = {2, 3};
 	const char *const *names = spec && spec->type_names ? spec->type_names
 							    : heap_type_names_pprof;
-	struct pprof_builder *b = pprof_builder_new();
-	uint64_t *locs = NULL, mapping_id = 0;
+	struct heap_writer *w = calloc(1, sizeof(*w));
 	int r = -ENOMEM;
 
-	*out = NULL;
-	if (!b)
+	*out_w = NULL;
+	if (!w || !(w->b = pprof_builder_new()))
 		goto out;
-	locs = malloc((1024 + 64) * sizeof(*locs));
-	if (!locs)
-		goto out;
+	w->c = c;
 	for (int i = 0; i < 4; i++)
-		if ((r = pprof_builder_add_sample_type(b, names[i], units[i])))
+		if ((r = pprof_builder_add_sample_type(w->b, names[i], units[i])))
 			goto out;
-	if ((r = pprof_builder_set_period(b, "space", "bytes", s->rate)))
-		goto out;
 	if (spec)
-		pprof_builder_set_time(b, spec->time_ns, spec->duration_ns);
-	symcache_begin(c);
-	if (spec && spec->mapping && !(mapping_id = pprof_builder_mapping(b, spec->mapping))) {
+		pprof_builder_set_time(w->b, spec->time_ns, spec->duration_ns);
+	if (spec && spec->mapping && !(w->mapping_id = pprof_builder_mapping(w->b, spec->mapping))) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		const struct heap_bucket *bk = &s->buckets[i];
-		struct heap_values v;
-		struct pprof_label label = {.key = "bytes"};
-		int64_t vals[4];
-		size_t nlocs;
-
-		if (values)
-			v = values[i];
-		else
-			heap_values_cumulative(bk, &v);
-		heap_scale(v.alloc_objects, v.alloc_bytes, s->rate, &vals[0], &vals[1]);
-		heap_scale(v.inuse_objects, v.inuse_bytes, s->rate, &vals[2], &vals[3]);
-		if (!vals[0] && !vals[1] && !vals[2] && !vals[3])
-			continue;
-		r = symcache_stack(c, b, mapping_id, bias, s->pcs + bk->stk, bk->nstk, locs,
-				   1024 + 64, &nlocs);
-		if (r)
-			goto out;
-		/* the object size, as runtime/pprof labels it (AllocBytes / AllocObjects) */
-		if (bk->counts.allocs)
-			label.num = (int64_t)(bk->counts.alloc_bytes / bk->counts.allocs);
-		r = pprof_builder_add_sample(b, locs, nlocs, vals, 4, &label, label.num ? 1 : 0);
-		if (r)
-			goto out;
-	}
-	r = pprof_builder_finish(b, out);
+	w->nparts = spec && spec->split ? 2 : 1;
+	if (w->nparts == 1)
+		r = pprof_stream_new(w->b, all, 4, 1, &out[0], &w->parts[0]);
+	else if (!(r = pprof_stream_new(w->b, alloc, 2, 1, &out[0], &w->parts[0])))
+		r = pprof_stream_new(w->b, inuse, 2, 1, &out[1], &w->parts[1]);
+	if (r)
+		goto out;
+	symcache_begin(c);
+	*out_w = w;
+	w = NULL;
 out:
-	free(locs);
-	pprof_builder_free(b);
+	heap_writer_free(w);
 	return r;
+}
+
+int heap_writer_add(struct heap_writer *w, const struct heap_bucket *bk,
+		    const struct heap_values *values, const struct heap_walk_info *info)
+{
+	struct pprof_label label = {.key = "bytes"};
+	struct heap_values v;
+	int64_t vals[4];
+	size_t nlocs;
+	int r;
+
+	if (values)
+		v = *values;
+	else
+		heap_values_cumulative(bk, &v);
+	heap_scale(v.alloc_objects, v.alloc_bytes, info->rate, &vals[0], &vals[1]);
+	heap_scale(v.inuse_objects, v.inuse_bytes, info->rate, &vals[2], &vals[3]);
+	if (!vals[0] && !vals[1] && !vals[2] && !vals[3])
+		return 0;
+	r = symcache_stack(w->c, w->b, w->mapping_id, info->bias, bk->stk, bk->nstk, w->locs,
+			   MAX_LOCS, &nlocs);
+	if (r)
+		return r;
+	/* the object size, as runtime/pprof labels it (AllocBytes / AllocObjects) */
+	if (bk->counts.allocs)
+		label.num = (int64_t)(bk->counts.alloc_bytes / bk->counts.allocs);
+	for (size_t i = 0; i < w->nparts && !r; i++)
+		r = pprof_stream_add_sample(w->parts[i], w->locs, nlocs, vals, &label,
+					    label.num ? 1 : 0);
+	return r;
+}
+
+void heap_writer_set_time(struct heap_writer *w, int64_t time_ns, int64_t duration_ns)
+{
+	pprof_builder_set_time(w->b, time_ns, duration_ns);
+}
+
+int heap_writer_finish(struct heap_writer *w, const struct heap_walk_info *info,
+		       size_t *samples)
+{
+	int r = pprof_builder_set_period(w->b, "space", "bytes", info->rate);
+	char comment[128];
+
+	if (!r && info->partial) {
+		snprintf(comment, sizeof(comment),
+			 "partial profile: only the newest %zu heap buckets were read "
+			 "(--heap-max-buckets)", info->nbuckets);
+		r = pprof_builder_add_comment(w->b, comment);
+	}
+	for (size_t i = 0; i < w->nparts && !r; i++) {
+		r = pprof_stream_finish(w->parts[i]);
+		samples[i] = pprof_stream_sample_count(w->parts[i]);
+	}
+	return r;
+}
+
+void heap_writer_free(struct heap_writer *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < MAX_PARTS; i++)
+		pprof_stream_free(w->parts[i]);
+	pprof_builder_free(w->b);
+	free(w);
 }

@@ -3,13 +3,19 @@
  * across buckets (the runtime's own reader is not atomic across buckets either); the
  * list itself is safe to walk: buckets are immutable once linked and never freed, and
  * new ones are only prepended.
+ *
+ * Nothing is kept per bucket. A cycle (a corrupt list) is found with Brent's algorithm,
+ * which needs two words instead of a set of every address seen: within three times the
+ * way into the cycle plus its length, or not at all when the bucket bound comes first
+ * (the buckets handed over until then may repeat). Whether the runtime would fold the future cycles in (no bucket has published
+ * counts yet) is decided before the walk by a look at the list up to the first bucket
+ * that has some, which after the first GC is one of the first few.
  */
 #define LOG_MODULE "heapread"
 #include "heapread.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -17,42 +23,7 @@
 #define HEADER 48
 #define BUCKET_MEM 1
 #define MAX_RECORD 128
-
-static const struct heap_limits default_limits = {1000000, 1024};
-
-/* An open-addressing set of bucket addresses, to stop on a cycle. */
-struct addrset {
-	uint64_t *slots;
-	size_t cap, n;
-};
-
-static int addrset_add(struct addrset *s, uint64_t a)
-{
-	size_t i;
-
-	if (s->n * 2 >= s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		uint64_t *slots = calloc(cap, sizeof(*slots));
-		if (!slots)
-			return -ENOMEM;
-		for (size_t k = 0; k < s->cap; k++) {
-			if (!s->slots[k])
-				continue;
-			for (i = hash64_u64(s->slots[k], 0) & (cap - 1); slots[i]; i = (i + 1) & (cap - 1))
-				;
-			slots[i] = s->slots[k];
-		}
-		free(s->slots);
-		s->slots = slots;
-		s->cap = cap;
-	}
-	for (i = hash64_u64(a, 0) & (s->cap - 1); s->slots[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slots[i] == a)
-			return -EPROTO; /* seen before: a cycle */
-	s->slots[i] = a;
-	s->n++;
-	return 0;
-}
+#define MAX_DEPTH 1024
 
 /* A scaled value as an int64: values beyond its range (from corrupt counts) saturate. */
 static int64_t scaled(double v)
@@ -96,120 +67,126 @@ static void add_cycle(struct heap_counts *c, const uint64_t *w, int words)
 	}
 }
 
-/* Buckets grow the arrays by doubling; pcs likewise. The first call allocates even when
- * nothing is needed yet (a first bucket with no stack): the arrays are never NULL once a
- * bucket is kept, so that pcs + stk is always a valid pointer. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+/* Reads the header of the bucket at addr and checks it. */
+static int read_header(struct procmem *m, uint64_t addr, size_t max_depth, uint64_t *hdr)
 {
-	size_t c = *cap ? *cap : 256;
-	void *q;
-	if (need <= *cap && *p)
-		return 0;
-	while (c < need)
-		c *= 2;
-	q = realloc(*p, c * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
+	int r;
+
+	if (addr & 7)
+		return -EPROTO;
+	if ((r = procmem_read(m, addr, hdr, HEADER)))
+		return r;
+	/* typ must be memProfile; nstk must be within what the runtime can record */
+	if (hdr[2] != BUCKET_MEM || hdr[5] > max_depth || hdr[5] > MAX_DEPTH)
+		return -EPROTO;
 	return 0;
 }
 
-int heap_read(struct procmem *m, const struct gobin *b, uint64_t bias,
-	      const struct heap_limits *lim, struct heap_snapshot *out)
+/*
+ * Whether the runtime would publish active plus every future cycle: when no bucket has
+ * published counts (active + future[idx]) yet, i.e. before the first GC. Looks until
+ * the first bucket that has some, and at most at max buckets (beyond them a list that
+ * long with nothing published is taken as not collected yet).
+ */
+static int all_unpublished(struct procmem *m, uint64_t head, const struct heap_limits *lim,
+			   int words, uint32_t idx, int *folded)
+{
+	size_t record = (size_t)words * 8 * 4, n = 0;
+	uint64_t hdr[HEADER / 8], raw[MAX_RECORD / 8];
+	int r;
+
+	*folded = 0;
+	for (uint64_t addr = head; addr; addr = hdr[1]) {
+		struct heap_counts c = {0};
+
+		if (n++ == lim->max_buckets)
+			break;
+		if ((r = read_header(m, addr, lim->max_depth, hdr)) ||
+		    (r = procmem_read(m, addr + HEADER + hdr[5] * 8, raw, record)))
+			return r;
+		add_cycle(&c, raw, words);
+		add_cycle(&c, raw + (size_t)words * (1 + idx), words);
+		if (c.allocs || c.frees)
+			return 0;
+	}
+	*folded = head != 0;
+	return 0;
+}
+
+int heap_walk(struct procmem *m, const struct gobin *b, uint64_t bias,
+	      const struct heap_limits *lim, heap_bucket_fn fn, void *ctx,
+	      struct heap_walk_info *info)
 {
 	/* per-cycle words: 4 up to 1.26, 2 from 1.27 */
 	int words = b->info.minor >= 27 ? 2 : 4;
-	size_t record = (size_t)words * 8 * 4, bcap = 0, pcap = 0;
-	uint64_t head, raw[MAX_RECORD / 8];
-	struct addrset seen = {0};
-	struct heap_snapshot s = {0};
+	size_t record = (size_t)words * 8 * 4, power = 1, steps = 0;
+	struct heap_limits l = {GOHEAP_DEFAULT_MAX_BUCKETS, MAX_DEPTH};
+	uint64_t head, tortoise = 0, hdr[HEADER / 8], words_buf[MAX_DEPTH + MAX_RECORD / 8];
 	uint32_t cycle_raw, idx;
-	int all_zero = 1, r;
+	int r;
 
-	if (!lim)
-		lim = &default_limits;
-	memset(out, 0, sizeof(*out));
-	if ((r = heap_read_rate(m, b, bias, &s.rate)) ||
+	if (lim && lim->max_buckets)
+		l.max_buckets = lim->max_buckets;
+	if (lim && lim->max_depth)
+		l.max_depth = lim->max_depth;
+	memset(info, 0, sizeof(*info));
+	info->bias = bias;
+	if ((r = heap_read_rate(m, b, bias, &info->rate)) ||
 	    (r = procmem_read(m, b->mprof_cycle + bias, &cycle_raw, sizeof(cycle_raw))) ||
 	    (r = procmem_read(m, b->mbuckets + bias, &head, sizeof(head))))
-		goto fail;
+		goto out;
 	/* 1.19+: mProfCycleHolder keeps cycle << 1 | flushed */
-	s.cycle = cycle_raw >> 1;
-	idx = s.cycle % 3;
-	for (uint64_t addr = head; addr; ) {
-		uint64_t hdr[6];
-		struct heap_bucket *bk;
-		uint64_t *cyc;
+	info->cycle = cycle_raw >> 1;
+	idx = info->cycle % 3;
+	if (fn && (r = all_unpublished(m, head, &l, words, idx, &info->folded)))
+		goto out;
+	for (uint64_t addr = head; addr; addr = hdr[1]) {
+		struct heap_bucket bk = {.addr = addr, .stk = words_buf};
+		const uint64_t *cyc;
 
-		if (addr & 7) {
+		if (info->nbuckets == l.max_buckets) {
+			info->partial = 1;
+			break;
+		}
+		/* Brent: the tortoise waits at a bucket while the walk goes on for twice as
+		 * long as last time; meeting it again means a cycle */
+		if (addr == tortoise) {
 			r = -EPROTO;
-			goto fail;
+			goto out;
 		}
-		if (s.nbuckets == lim->max_buckets) {
-			r = -E2BIG;
-			goto fail;
+		if (++steps == power) {
+			tortoise = addr;
+			power *= 2;
+			steps = 0;
 		}
-		if ((r = addrset_add(&seen, addr)) || (r = procmem_read(m, addr, hdr, sizeof(hdr))))
-			goto fail;
-		/* typ must be memProfile; nstk must be within what the runtime can record */
-		if (hdr[2] != BUCKET_MEM || hdr[5] > lim->max_depth || hdr[5] > 1024) {
-			r = -EPROTO;
-			goto fail;
-		}
-		if ((r = grow((void **)&s.buckets, &bcap, s.nbuckets + 1, sizeof(*s.buckets))) ||
-		    (r = grow((void **)&s.pcs, &pcap, s.npcs + hdr[5], sizeof(*s.pcs))))
-			goto fail;
-		bk = &s.buckets[s.nbuckets];
-		memset(bk, 0, sizeof(*bk));
-		bk->addr = addr;
-		bk->size = hdr[4];
-		bk->nstk = (uint32_t)hdr[5];
-		bk->stk = s.npcs;
-		if ((r = procmem_read(m, addr + HEADER, s.pcs + s.npcs, hdr[5] * 8)) ||
-		    (r = procmem_read(m, addr + HEADER + hdr[5] * 8, raw, record)))
-			goto fail;
-		s.npcs += hdr[5];
-		cyc = raw;
-		/* active, then future[cycle % 3] (the slot mProf_Flush would fold in) */
-		add_cycle(&bk->counts, cyc, words);
-		add_cycle(&bk->counts, cyc + (size_t)words * (1 + idx), words);
-		if (bk->counts.allocs || bk->counts.frees)
-			all_zero = 0;
-		s.nbuckets++;
-		addr = hdr[1];
-	}
-	if (all_zero && s.nbuckets) {
-		/* no garbage collection yet: the runtime folds every future cycle in */
-		s.folded = 1;
-		for (size_t i = 0; i < s.nbuckets; i++) {
-			struct heap_bucket *bk = &s.buckets[i];
-			uint64_t rec_addr = bk->addr + HEADER + (uint64_t)bk->nstk * 8;
-			memset(&bk->counts, 0, sizeof(bk->counts));
-			if ((r = procmem_read(m, rec_addr, raw, record)))
-				goto fail;
+		if ((r = read_header(m, addr, l.max_depth, hdr)))
+			goto out;
+		info->nbuckets++;
+		if (!fn)
+			continue;
+		bk.size = hdr[4];
+		bk.nstk = (uint32_t)hdr[5];
+		/* the stack and the memRecord after it, in one read */
+		if ((r = procmem_read(m, addr + HEADER, words_buf, hdr[5] * 8 + record)))
+			goto out;
+		cyc = words_buf + hdr[5];
+		if (info->folded) {
+			/* no garbage collection yet: the runtime folds every future cycle in */
 			for (int c = 0; c < 4; c++)
-				add_cycle(&bk->counts, raw + (size_t)words * c, words);
+				add_cycle(&bk.counts, cyc + (size_t)words * c, words);
+		} else {
+			/* active, then future[cycle % 3] (the slot mProf_Flush would fold in) */
+			add_cycle(&bk.counts, cyc, words);
+			add_cycle(&bk.counts, cyc + (size_t)words * (1 + idx), words);
 		}
-	}
-	if (words == 2) {
-		for (size_t i = 0; i < s.nbuckets; i++) {
-			s.buckets[i].counts.alloc_bytes = s.buckets[i].counts.allocs * s.buckets[i].size;
-			s.buckets[i].counts.free_bytes = s.buckets[i].counts.frees * s.buckets[i].size;
+		if (words == 2) {
+			bk.counts.alloc_bytes = bk.counts.allocs * bk.size;
+			bk.counts.free_bytes = bk.counts.frees * bk.size;
 		}
+		if ((r = fn(ctx, &bk, info)))
+			goto out;
 	}
-	free(seen.slots);
-	*out = s;
-	return 0;
-fail:
-	free(seen.slots);
-	heap_snapshot_free(&s);
+	r = 0;
+out:
 	return r;
-}
-
-void heap_snapshot_free(struct heap_snapshot *s)
-{
-	free(s->buckets);
-	free(s->pcs);
-	memset(s, 0, sizeof(*s));
 }

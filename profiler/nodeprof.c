@@ -5,8 +5,15 @@
  * A process is keyed by pid and start time, so a reused pid is a new process; every
  * process, Go or not, is inspected once (its binary once per device and inode), so a
  * cycle over a node's processes costs two small /proc reads per process plus the heap
- * reads of the Go ones. Alloc deltas are keyed by bucket address: buckets are never
- * freed or moved and their counts only grow, so a delta is exact and never negative.
+ * reads of the Go ones. Alloc deltas are per bucket: buckets are never freed or moved
+ * and their counts only grow, so a delta is exact and never negative.
+ *
+ * A heap read is a stream: each bucket of the walk becomes its alloc delta, an encoded
+ * sample of each of the two profiles uploaded (alloc_* deltas, inuse_* values) and an
+ * entry of the next alloc baseline, and is forgotten. What a process costs between
+ * cycles is its baseline (allocbase.h, about 8 bytes a bucket), and during its read the
+ * compressed profiles; both stop growing at --heap-max-buckets, where the read stops
+ * and the profiles are marked partial.
  */
 #define LOG_MODULE "node"
 #include <dirent.h>
@@ -17,23 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allocbase.h"
 #include "common.h"
 #include "goproc.h"
 #include "heapprofile.h"
 #include "profiler.h"
 
 #define DEFAULT_MAX_PROCESSES 100000
-
-/* previous cumulative alloc counts of one bucket */
-struct prev_slot {
-	uint64_t addr;
-	uint64_t allocs, alloc_bytes;
-};
-
-struct prevmap {
-	struct prev_slot *slots;
-	size_t cap, n;
-};
+/* Bound on one uploaded profile (compressed): the uploader's bound on a body. */
+#define MAX_PROFILE_BYTES ((size_t)64 << 20)
 
 struct container {
 	char *id;
@@ -54,7 +53,7 @@ struct proc {
 	int cycles;           /* heap reads done */
 	uint64_t bias;
 	int64_t last_ns;
-	struct prevmap prev;
+	struct alloc_baseline base;
 	struct container *container;
 	struct goproc_info info;
 	struct proc *next;    /* hash chain */
@@ -73,10 +72,11 @@ struct node_profiler {
 	struct metric_family *alloc_bytes_family, *alloc_objects_family, *procs_family;
 	struct metric *status_gauges[GOPROC_NSTATUS];
 	struct metric *read_duration, *read_errors, *forced_total, *binaries, *symbols;
+	struct metric *partial_total;
 };
 
 static const char *const status_names[GOPROC_NSTATUS] = {"profiling", "rate_zero", "unsupported",
-							 "opted_out", "error"};
+							 "opted_out", "error", "partial"};
 
 const char *goproc_status_name(enum goproc_status s)
 {
@@ -94,41 +94,6 @@ int goheap_mode_parse(const char *s, enum goheap_mode *out)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-/* ---- previous counts per bucket ------------------------------------------------------ */
-
-static struct prev_slot *prev_find(struct prevmap *m, uint64_t addr, int create)
-{
-	size_t i;
-
-	if (create && (m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		struct prev_slot *slots = calloc(cap, sizeof(*slots));
-		if (!slots)
-			return NULL;
-		for (size_t k = 0; k < m->cap; k++) {
-			if (!m->slots[k].addr)
-				continue;
-			for (i = hash64_u64(m->slots[k].addr, 0) & (cap - 1); slots[i].addr;
-			     i = (i + 1) & (cap - 1))
-				;
-			slots[i] = m->slots[k];
-		}
-		free(m->slots);
-		m->slots = slots;
-		m->cap = cap;
-	}
-	if (!m->cap)
-		return NULL;
-	for (i = hash64_u64(addr, 0) & (m->cap - 1); m->slots[i].addr; i = (i + 1) & (m->cap - 1))
-		if (m->slots[i].addr == addr)
-			return &m->slots[i];
-	if (!create)
-		return NULL;
-	m->slots[i].addr = addr;
-	m->n++;
-	return &m->slots[i];
 }
 
 /* ---- containers (for the allocation metrics) ------------------------------------------ */
@@ -195,7 +160,7 @@ static void proc_free(struct node_profiler *np, struct proc *p)
 		np->ngo--;
 	container_put(np, p->container);
 	bincache_put(np->bins, p->bin);
-	free(p->prev.slots);
+	alloc_baseline_free(&p->base);
 	free(p);
 }
 
@@ -213,6 +178,8 @@ int node_profiler_new(const struct node_profiler_config *cfg, struct node_profil
 		np->cfg.proc_root = "/proc";
 	if (!np->cfg.max_processes)
 		np->cfg.max_processes = DEFAULT_MAX_PROCESSES;
+	if (!np->cfg.max_buckets)
+		np->cfg.max_buckets = GOHEAP_DEFAULT_MAX_BUCKETS;
 	np->nbuckets = 4096;
 	np->buckets = calloc(np->nbuckets, sizeof(*np->buckets));
 	np->bins = bincache_new();
@@ -248,6 +215,9 @@ int node_profiler_new(const struct node_profiler_config *cfg, struct node_profil
 		np->read_errors = metrics_counter(m, "podprof_heap_read_errors_total",
 						  "Heap reads that failed (process gone, memory "
 						  "unreadable, malformed list)");
+		np->partial_total = metrics_counter(m, "podprof_heap_partial_total",
+						    "Heap reads stopped at --heap-max-buckets: partial "
+						    "profiles (the newest buckets), uploaded as such");
 		np->forced_total = metrics_counter(m, "podprof_heap_force_enabled_total",
 						   "Processes whose MemProfileRate podprof set (force "
 						   "mode)");
@@ -336,82 +306,112 @@ static int inspect(struct node_profiler *np, struct proc *p)
 	return 0;
 }
 
-static void emit_profile(struct node_profiler *np, struct proc *p, struct heap_snapshot *s,
-			 int64_t now, node_emit_fn emit, void *ctx)
+/* One process's heap read in progress: what the walk's callback needs. */
+struct read_ctx {
+	struct proc *p;
+	struct alloc_pass pass;
+	struct heap_writer *w; /* NULL when no profile is wanted */
+	int first;             /* the process's first read: a baseline, no deltas */
+	int64_t add_bytes, add_objects;
+};
+
+static uint64_t delta(uint64_t now, uint64_t before)
 {
-	struct heap_values *vals = calloc(s->nbuckets ? s->nbuckets : 1, sizeof(*vals));
-	struct heap_profile_spec spec = {.type_names = heap_type_names_coroot};
-	struct pprof_profile *prof = NULL;
-	int64_t add_bytes = 0, add_objects = 0;
-	int first = p->cycles == 0;
+	return now > before ? now - before : 0;
+}
 
-	if (!vals)
-		return;
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		const struct heap_bucket *bk = &s->buckets[i];
-		struct prev_slot *prev = prev_find(&p->prev, bk->addr, 1);
-		uint64_t d_objects = 0, d_bytes = 0;
+/* A bucket of the walk: its alloc delta, its sample, its entry in the next baseline. */
+static int on_bucket(void *ctx, const struct heap_bucket *bk, const struct heap_walk_info *info)
+{
+	struct read_ctx *rc = ctx;
+	uint64_t now[2] = {bk->counts.allocs, bk->counts.alloc_bytes}, before[2], d[2] = {0, 0};
+	struct heap_values v;
+	int r = alloc_pass_step(&rc->pass, bk->addr, now, before);
 
-		heap_values_cumulative(bk, &vals[i]);
-		if (!prev)
-			continue; /* out of memory: this bucket reports no alloc delta */
-		if (!first) {
-			/* a bucket never seen before: everything it counted is new */
-			if (bk->counts.allocs > prev->allocs)
-				d_objects = bk->counts.allocs - prev->allocs;
-			if (bk->counts.alloc_bytes > prev->alloc_bytes)
-				d_bytes = bk->counts.alloc_bytes - prev->alloc_bytes;
-		}
-		/* the published counts can lag for a moment after the first GC: keep the
-		 * highest seen, so that nothing is counted twice */
-		if (bk->counts.allocs > prev->allocs)
-			prev->allocs = bk->counts.allocs;
-		if (bk->counts.alloc_bytes > prev->alloc_bytes)
-			prev->alloc_bytes = bk->counts.alloc_bytes;
-		vals[i].alloc_objects = (int64_t)d_objects;
-		vals[i].alloc_bytes = (int64_t)d_bytes;
-		if (d_objects) {
-			int64_t so, sb;
-			heap_scale((int64_t)d_objects, (int64_t)d_bytes, s->rate, &so, &sb);
-			add_objects += so;
-			add_bytes += sb;
-		}
+	if (r)
+		return r;
+	heap_values_cumulative(bk, &v);
+	/* a bucket new since the previous read counted everything since then; and the
+	 * published counts can lag for a moment after the first GC: the baseline keeps the
+	 * highest seen, so that nothing is counted twice */
+	if (!rc->first) {
+		d[0] = delta(now[0], before[0]);
+		d[1] = delta(now[1], before[1]);
 	}
-	if (p->container) {
-		metric_add(p->container->alloc_bytes, (double)add_bytes);
-		metric_add(p->container->alloc_objects, (double)add_objects);
+	v.alloc_objects = d[0] > INT64_MAX ? INT64_MAX : (int64_t)d[0];
+	v.alloc_bytes = d[1] > INT64_MAX ? INT64_MAX : (int64_t)d[1];
+	if (d[0]) {
+		int64_t so, sb;
+		heap_scale(v.alloc_objects, v.alloc_bytes, info->rate, &so, &sb);
+		rc->add_objects += so;
+		rc->add_bytes += sb;
 	}
-	spec.time_ns = time_real_ns();
-	spec.duration_ns = p->last_ns ? now - p->last_ns : np->cfg.interval_ns;
-	if (emit && heap_profile_build(s, vals, p->bin->syms, p->bias, &spec, &prof) == 0) {
-		const char *names[3] = {"container.id", "host.name", "host.id"};
-		const char *values[3] = {p->info.container_id, np->cfg.host_name ? np->cfg.host_name : "",
-					 np->cfg.host_id ? np->cfg.host_id : ""};
-		struct node_profile_meta meta = {
-			.proc = &p->info,
-			.service_name = p->info.service_name,
-			.label_names = names,
-			.label_values = values,
-			.nlabels = 3,
-			.time_ns = spec.time_ns,
-			.duration_ns = spec.duration_ns,
-		};
-		emit(ctx, &meta, prof);
+	return rc->w ? heap_writer_add(rc->w, bk, &v, info) : 0;
+}
+
+/* Hands the two profiles of a read (alloc deltas in out[0], inuse values in out[1]) to
+ * emit, each that has samples; named as the uploader names the parts of one profile. */
+static void emit_parts(struct node_profiler *np, struct proc *p, const struct buf *out,
+		       const size_t *samples, int partial, int64_t time_ns, int64_t duration_ns,
+		       node_emit_fn emit, void *ctx)
+{
+	static const char *const part_kinds[2] = {"heap-alloc_objects", "heap-inuse_objects"};
+	const char *names[4] = {"container.id", "host.name", "host.id", "podprof.partial"};
+	const char *values[4] = {p->info.container_id, np->cfg.host_name ? np->cfg.host_name : "",
+				 np->cfg.host_id ? np->cfg.host_id : "", "true"};
+	struct node_profile_meta meta = {
+		.proc = &p->info,
+		.service_name = p->info.service_name,
+		.label_names = names,
+		.label_values = values,
+		.nlabels = partial ? 4 : 3,
+		.time_ns = time_ns,
+		.duration_ns = duration_ns,
+	};
+
+	for (int i = 0; i < 2; i++) {
+		if (!samples[i])
+			continue;
+		meta.kind = samples[0] && samples[1] ? part_kinds[i] : "heap";
+		emit(ctx, &meta, out[i].data, out[i].len);
 	}
-	pprof_profile_free(prof);
-	free(vals);
 }
 
 static void read_process(struct node_profiler *np, struct proc *p, node_emit_fn emit, void *ctx)
 {
-	struct heap_snapshot s;
-	int64_t t0 = time_mono_ns(), rate = -1;
+	struct read_ctx rc = {.p = p, .first = p->cycles == 0};
+	struct heap_profile_spec spec = {.type_names = heap_type_names_coroot, .split = 1};
+	struct heap_limits lim = {.max_buckets = np->cfg.max_buckets};
+	struct heap_walk_info info = {0};
+	struct buf out[2];
+	size_t samples[2] = {0, 0};
+	int64_t t0 = time_mono_ns(), rate = -1, time_ns = 0, duration_ns = 0;
 	char reason[200];
-	int forced_before = p->forced, r;
+	int forced_before = p->forced, was_partial = p->info.status == GOPROC_PARTIAL, r;
 
-	r = goproc_read_heap(np->cfg.proc_root, p->pid, &p->id, p->bin->bin,
-			     np->cfg.mode == GOHEAP_FORCE, &p->forced, &p->bias, &s, &rate, reason,
-			     sizeof(reason));
+	buf_init(&out[0], MAX_PROFILE_BYTES);
+	buf_init(&out[1], MAX_PROFILE_BYTES);
+	alloc_pass_begin(&rc.pass, &p->base);
+	r = emit ? heap_writer_new(&spec, p->bin->syms, out, &rc.w) : 0;
+	if (r == 0)
+		r = goproc_read_heap(np->cfg.proc_root, p->pid, &p->id, p->bin->bin,
+				     np->cfg.mode == GOHEAP_FORCE, &p->forced, &p->bias, &lim,
+				     on_bucket, &rc, &info, &rate, reason, sizeof(reason));
+	else
+		snprintf(reason, sizeof(reason), "cannot start its profile: %s", strerror(-r));
+	if (r == 0 && rc.w) {
+		time_ns = time_real_ns();
+		duration_ns = p->last_ns ? t0 - p->last_ns : np->cfg.interval_ns;
+		heap_writer_set_time(rc.w, time_ns, duration_ns);
+		r = heap_writer_finish(rc.w, &info, samples);
+		if (r)
+			snprintf(reason, sizeof(reason), "cannot write its profile: %s",
+				 strerror(-r));
+	}
+	if (r == 0)
+		r = alloc_pass_end(&rc.pass, &p->base);
+	else
+		alloc_pass_discard(&rc.pass);
 	if (p->forced && !forced_before)
 		metric_inc(np->forced_total);
 	pthread_mutex_lock(&np->lock);
@@ -424,10 +424,12 @@ static void read_process(struct node_profiler *np, struct proc *p, node_emit_fn 
 		p->info.status = GOPROC_ERROR;
 		snprintf(p->info.reason, sizeof(p->info.reason), "%s",
 			 reason[0] ? reason : strerror(-r));
+	} else if (info.partial) {
+		goproc_mark_partial(&p->info, info.nbuckets);
 	} else {
 		p->info.status = GOPROC_PROFILING;
 		p->info.reason[0] = '\0';
-		p->info.buckets = s.nbuckets;
+		p->info.buckets = info.nbuckets;
 	}
 	pthread_mutex_unlock(&np->lock);
 	if (r) {
@@ -435,14 +437,29 @@ static void read_process(struct node_profiler *np, struct proc *p, node_emit_fn 
 			metric_inc(np->read_errors);
 			log_debug("pid %d: heap not read: %s", p->pid, reason[0] ? reason : strerror(-r));
 		}
-		return;
+		goto out;
 	}
-	emit_profile(np, p, &s, t0, emit, ctx);
-	heap_snapshot_free(&s);
+	if (info.partial) {
+		metric_inc(np->partial_total);
+		if (!was_partial)
+			log_warn("pid %d (%s): more than %zu heap buckets: the newest are read and "
+				 "its profiles marked partial (--heap-max-buckets)",
+				 p->pid, p->info.exe, info.nbuckets);
+	}
+	if (p->container) {
+		metric_add(p->container->alloc_bytes, (double)rc.add_bytes);
+		metric_add(p->container->alloc_objects, (double)rc.add_objects);
+	}
+	if (emit)
+		emit_parts(np, p, out, samples, info.partial, time_ns, duration_ns, emit, ctx);
 	p->cycles++;
 	p->last_ns = t0;
 	p->info.read_ns = time_mono_ns() - t0;
 	metric_observe(np->read_duration, (double)p->info.read_ns / 1e9);
+out:
+	heap_writer_free(rc.w);
+	buf_free(&out[0]);
+	buf_free(&out[1]);
 }
 
 int node_profiler_cycle(struct node_profiler *np, node_emit_fn emit, void *ctx)
@@ -503,7 +520,7 @@ int node_profiler_cycle(struct node_profiler *np, node_emit_fn emit, void *ctx)
 		pthread_mutex_unlock(&np->lock);
 		if (p->go && np->cfg.mode != GOHEAP_DISABLED && !p->env_unknown &&
 		    (p->info.status == GOPROC_PROFILING || p->info.status == GOPROC_RATE_ZERO ||
-		     p->info.status == GOPROC_ERROR))
+		     p->info.status == GOPROC_ERROR || p->info.status == GOPROC_PARTIAL))
 			read_process(np, p, emit, ctx);
 		if (p->go)
 			counts[p->info.status]++;

@@ -70,62 +70,105 @@ static int describe(const char *proc_root, int pid, struct bincache *bins,
 	return 0;
 }
 
-int goheap_read_pid(const char *proc_root, int pid, int force, struct goproc_info *info,
-		    struct pprof_profile **out)
+/* The walk's callback: every bucket into the profile, cumulative values. */
+static int write_bucket(void *ctx, const struct heap_bucket *b, const struct heap_walk_info *info)
+{
+	return heap_writer_add(ctx, b, NULL, info);
+}
+
+/* The executable's text mapping of pid, so that pprof tools can match addresses. */
+static int text_mapping(const char *proc_root, int pid, const struct gobin *b,
+			struct pprof_mapping_info *mapping)
+{
+	struct procmem *m = NULL;
+	const struct proc_mapping *maps;
+	size_t n;
+	int found = 0;
+
+	if (procmem_open(proc_root, pid, &m) != 0)
+		return 0;
+	maps = procmem_mappings(m, &n);
+	for (size_t i = 0; i < n && !found; i++) {
+		if (maps[i].inode == (uint64_t)b->ino && maps[i].perms[2] == 'x') {
+			mapping->memory_start = maps[i].start;
+			mapping->memory_limit = maps[i].end;
+			mapping->file_offset = maps[i].offset;
+			mapping->build_id = b->build_id;
+			mapping->has_functions = mapping->has_filenames = 1;
+			mapping->has_line_numbers = mapping->has_inline_frames = 1;
+			found = 1;
+		}
+	}
+	procmem_close(m);
+	return found;
+}
+
+int goheap_read_pid(const char *proc_root, int pid, int force, size_t max_buckets,
+		    struct goproc_info *info, int *partial, struct buf *out)
 {
 	struct bincache *bins = bincache_new();
 	struct binentry *bin = NULL;
 	struct proc_identity id;
-	struct heap_snapshot s = {0};
 	struct pprof_mapping_info mapping = {0};
 	struct heap_profile_spec spec = {0};
-	struct procmem *m = NULL;
+	struct heap_limits lim = {.max_buckets = max_buckets};
+	struct heap_walk_info walk;
+	struct heap_writer *w = NULL;
 	uint64_t bias = 0;
+	size_t samples;
 	int forced = 0, r;
 
-	*out = NULL;
+	*partial = 0;
 	if (!bins)
 		return -ENOMEM;
 	r = describe(proc_root, pid, bins, &id, &bin, info);
 	if (r)
 		goto out;
-	r = goproc_read_heap(proc_root, pid, &id, bin->bin, force, &forced, &bias, &s, &info->rate,
-			     info->reason, sizeof(info->reason));
+	if (text_mapping(proc_root, pid, bin->bin, &mapping)) {
+		mapping.filename = info->exe;
+		spec.mapping = &mapping;
+	}
+	spec.time_ns = time_real_ns();
+	r = heap_writer_new(&spec, bin->syms, out, &w);
+	if (r)
+		goto out;
+	r = goproc_read_heap(proc_root, pid, &id, bin->bin, force, &forced, &bias, &lim,
+			     write_bucket, w, &walk, &info->rate, info->reason,
+			     sizeof(info->reason));
 	info->forced = forced;
 	if (r) {
 		info->status = r == -EAGAIN ? GOPROC_RATE_ZERO : GOPROC_ERROR;
 		goto out;
 	}
-	info->buckets = s.nbuckets;
-	/* the executable's text mapping, so that pprof tools can match addresses */
-	if (procmem_open(proc_root, pid, &m) == 0) {
-		size_t n;
-		const struct proc_mapping *maps = procmem_mappings(m, &n);
-		for (size_t i = 0; i < n; i++) {
-			if (maps[i].inode == (uint64_t)bin->bin->ino && maps[i].perms[2] == 'x') {
-				mapping.memory_start = maps[i].start;
-				mapping.memory_limit = maps[i].end;
-				mapping.file_offset = maps[i].offset;
-				mapping.filename = info->exe;
-				mapping.build_id = bin->bin->build_id;
-				mapping.has_functions = mapping.has_filenames = 1;
-				mapping.has_line_numbers = mapping.has_inline_frames = 1;
-				spec.mapping = &mapping;
-				break;
-			}
-		}
-	}
-	spec.time_ns = time_real_ns();
-	r = heap_profile_build(&s, NULL, bin->syms, bias, &spec, out);
+	info->buckets = walk.nbuckets;
+	if (walk.partial)
+		goproc_mark_partial(info, walk.nbuckets);
+	r = heap_writer_finish(w, &walk, &samples);
+	*partial = walk.partial;
 out:
-	procmem_close(m);
-	heap_snapshot_free(&s);
+	/* an unfinished writer takes back what it wrote */
+	heap_writer_free(w);
 	bincache_put(bins, bin);
 	bincache_free(bins);
 	return r;
 }
 
-int goheap_ps(const char *proc_root, enum goheap_mode mode,
+/* How many heap buckets the node role would read: marks info partial beyond the bound
+ * (the list is walked that far, not further; its stacks are not read). */
+static void count_buckets(struct procmem *m, const struct gobin *b, uint64_t bias,
+			  size_t max_buckets, struct goproc_info *info)
+{
+	struct heap_limits lim = {.max_buckets = max_buckets};
+	struct heap_walk_info walk;
+
+	if (heap_walk(m, b, bias, &lim, NULL, NULL, &walk) != 0)
+		return;
+	info->buckets = walk.nbuckets;
+	if (walk.partial)
+		goproc_mark_partial(info, walk.nbuckets);
+}
+
+int goheap_ps(const char *proc_root, enum goheap_mode mode, size_t max_buckets,
 	      int (*fn)(void *ctx, const struct goproc_info *info), void *ctx)
 {
 	struct bincache *bins = bincache_new();
@@ -166,6 +209,8 @@ int goheap_ps(const char *proc_root, enum goheap_mode mode,
 					snprintf(info.reason, sizeof(info.reason),
 						 "MemProfileRate=0: force mode will set %d",
 						 GOHEAP_FORCE_RATE);
+				} else {
+					count_buckets(m, bin->bin, bias, max_buckets, &info);
 				}
 			} else {
 				info.status = GOPROC_ERROR;

@@ -24,16 +24,22 @@ int goheap_mode_parse(const char *s, enum goheap_mode *out);
 /* The MemProfileRate podprof writes in force mode: the Go default. */
 #define GOHEAP_FORCE_RATE 524288
 
+/* Heap buckets read from one process by default (--heap-max-buckets): past them a read
+ * stops and the profile is partial. */
+#define GOHEAP_DEFAULT_MAX_BUCKETS 1000000
+
 enum goproc_status {
 	GOPROC_PROFILING,   /* read every cycle */
 	GOPROC_RATE_ZERO,   /* heap profiling off in the process (enabled mode) */
 	GOPROC_UNSUPPORTED, /* a Go binary podprof cannot read: see reason */
 	GOPROC_OPTED_OUT,   /* COROOT_EBPF_PROFILING=disabled in its environment */
 	GOPROC_ERROR,       /* the last read failed: see reason */
+	GOPROC_PARTIAL,     /* read every cycle up to the bucket bound: partial profiles */
 	GOPROC_NSTATUS
 };
 
-/* Short names of the statuses, for ps and metrics ("profiling", "rate_zero", ...). */
+/* Short names of the statuses, for ps and metrics ("profiling", "rate_zero", ...,
+ * "partial"). */
 const char *goproc_status_name(enum goproc_status s);
 
 /* What is known about one Go process (a copy; owns nothing). */
@@ -48,7 +54,7 @@ struct goproc_info {
 	char container_id[576];
 	char service_name[576];
 	int forced;              /* podprof set its MemProfileRate */
-	size_t buckets;          /* at the last read */
+	size_t buckets;          /* read at the last read (the bound when partial) */
 	int64_t read_ns;         /* duration of the last read */
 };
 
@@ -62,6 +68,7 @@ struct node_profiler_config {
 	size_t max_processes;          /* bound on tracked processes; 0 = 100000 */
 	int self_pid;                  /* never profile this pid (podprof itself) */
 	int64_t interval_ns;           /* the cycle period: the window of a first profile */
+	size_t max_buckets;            /* heap buckets read per process; 0 = the default */
 };
 
 struct node_profiler;
@@ -70,25 +77,30 @@ struct node_profiler;
 int node_profiler_new(const struct node_profiler_config *cfg, struct node_profiler **out);
 void node_profiler_free(struct node_profiler *np);
 
-/* Called for each profile a cycle produces; p and info belong to the caller of the
- * callback only during the call. labels: container.id, host.name, host.id. */
+/* Called for each profile a cycle produces; meta and body belong to the caller of the
+ * callback only during the call. body is a gzip pprof profile without zero samples (as
+ * uploader_submit takes it). A process's read gives its alloc deltas and its in-use
+ * values as two profiles (kinds "heap-alloc_objects" and "heap-inuse_objects"), or as
+ * one ("heap") when the other has no sample. labels: container.id, host.name, host.id,
+ * and podprof.partial=true on a profile that stopped at the bucket bound. */
 struct node_profile_meta {
 	const struct goproc_info *proc;
 	const char *service_name;
+	const char *kind;
 	const char *const *label_names;
 	const char *const *label_values;
 	size_t nlabels;
 	int64_t time_ns, duration_ns;
 };
-typedef int (*node_emit_fn)(void *ctx, const struct node_profile_meta *meta,
-			    const struct pprof_profile *p);
+typedef int (*node_emit_fn)(void *ctx, const struct node_profile_meta *meta, const void *body,
+			    size_t len);
 
 /*
  * One cycle: scans /proc, inspects new processes, reads the heap of every profiled
- * process, and emits one profile per process with Coroot's go_runtime:heap_* types:
- * alloc values are the change since the previous cycle (zero on a process's first
- * cycle, which records the baseline), inuse values are absolute. Returns 0 or a
- * negative errno for a failure of the whole scan. Not thread-safe.
+ * process (up to cfg->max_buckets buckets each), and emits its profile with Coroot's
+ * go_runtime:heap_* types: alloc values are the change since the previous cycle (zero
+ * on a process's first cycle, which records the baseline), inuse values are absolute.
+ * Returns 0 or a negative errno for a failure of the whole scan. Not thread-safe.
  */
 int node_profiler_cycle(struct node_profiler *np, node_emit_fn emit, void *ctx);
 
@@ -101,18 +113,21 @@ size_t node_profiler_count(struct node_profiler *np);
 
 /*
  * One-shot read of pid's heap: the cumulative profile with runtime/pprof's sample
- * types and values. With force, a process whose MemProfileRate is 0 gets the default
+ * types and values, as gzip pprof appended to out, of at most max_buckets buckets (0:
+ * the default); beyond them the profile holds the newest, says so in a comment, and
+ * *partial is set. With force, a process whose MemProfileRate is 0 gets the default
  * rate first (its profile then holds what was sampled since, usually little). info is
  * filled in either case. Returns 0, -ENOENT (not a Go process), -ENOTSUP (unsupported,
  * reason in info), -EAGAIN (MemProfileRate is 0 and force not given), -ESRCH (gone),
- * or -errno.
+ * or -errno; out is then as it was.
  */
-int goheap_read_pid(const char *proc_root, int pid, int force, struct goproc_info *info,
-		    struct pprof_profile **out);
+int goheap_read_pid(const char *proc_root, int pid, int force, size_t max_buckets,
+		    struct goproc_info *info, int *partial, struct buf *out);
 
 /* Lists the Go processes under proc_root as node_profiler_list would, without reading
- * their heaps (ps). Calls fn for each; returns the number listed or -errno. */
-int goheap_ps(const char *proc_root, enum goheap_mode mode,
+ * their heaps (ps): a process with more than max_buckets heap buckets (0: the default)
+ * is listed as partial. Calls fn for each; returns the number listed or -errno. */
+int goheap_ps(const char *proc_root, enum goheap_mode mode, size_t max_buckets,
 	      int (*fn)(void *ctx, const struct goproc_info *info), void *ctx);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -301,6 +302,43 @@ const char *test_go_newest(void)
 	const char *const *list;
 	size_t n = test_go_toolchains(&list);
 	return n ? list[n - 1] : NULL;
+}
+
+const char *test_go_newest_version(char *ver, size_t len)
+{
+	const char *go = test_go_newest();
+	const char *p = go ? strstr(go, "go-1.") : NULL;
+
+	snprintf(ver, len, "go1.%d", p ? atoi(p + 5) : 0);
+	return ver;
+}
+
+double test_metric_value(const char *text, const char *prefix)
+{
+	const char *p = text;
+
+	while (p && (p = strstr(p, prefix)) != NULL) {
+		if (p == text || p[-1] == '\n')
+			return atof(p + strlen(prefix));
+		p++;
+	}
+	return -1;
+}
+
+int test_run_measured(char *const argv[], const char *log_path, long *maxrss_kib, int64_t *ns)
+{
+	struct rusage ru;
+	int64_t t0 = time_mono_ns();
+	int st = 0;
+	pid_t pid = test_spawn(argv, NULL, log_path);
+
+	if (pid < 0 || wait4(pid, &st, 0, &ru) != pid)
+		return -1;
+	if (ns)
+		*ns = time_mono_ns() - t0;
+	if (maxrss_kib)
+		*maxrss_kib = ru.ru_maxrss;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 int test_pprof_raw(const char *file, struct buf *out)

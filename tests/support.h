@@ -74,6 +74,13 @@ int test_http_get(const char *url, struct buf *out);
 size_t test_go_toolchains(const char *const **out);
 /* The newest installed go binary, or NULL. */
 const char *test_go_newest(void);
+/* "go1.NN" of the newest installed toolchain (go1.0 when there is none), in ver. */
+const char *test_go_newest_version(char *ver, size_t len);
+/* The value of the first line of Prometheus text that starts with prefix, or -1. */
+double test_metric_value(const char *text, const char *prefix);
+/* Runs argv to its end as test_spawn does; returns its exit status (128+signal), or -1,
+ * with its peak RSS in KiB and its wall time in ns (each pointer may be NULL). */
+int test_run_measured(char *const argv[], const char *log_path, long *maxrss_kib, int64_t *ns);
 /* Runs `go tool pprof -raw file` with the newest toolchain; output appended to out.
  * Returns the exit status. */
 int test_pprof_raw(const char *file, struct buf *out);

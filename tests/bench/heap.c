@@ -4,6 +4,10 @@
  *    10,000 distinct allocation stacks, cold (new symbol cache) and warm, against the
  *    process's own pprof.Lookup("heap").WriteTo; goals: ratio <= 1.0 cold, <= 0.5 warm;
  *  - `podprof node --once` over 50 Go processes: peak RSS <= 32 MiB;
+ *  - one process with 2^14 and with 2^18 allocation call paths (16k and 262k heap
+ *    buckets): the peak RSS of `podprof heap` and of `podprof node --once` over it, per
+ *    bucket and in all (limit 64 MiB at 262k buckets, and 64 bytes per added bucket),
+ *    and `podprof heap`'s time against the process's own WriteTo (limit 0.5);
  *  - streaming the .symtab of a 100 MiB binary: added RSS <= 8 MiB.
  */
 #include <errno.h>
@@ -47,12 +51,9 @@ static long vm_kib(const char *field)
 	return v;
 }
 
-static const char *newest(char *ver, size_t len)
+static int write_bucket(void *ctx, const struct heap_bucket *b, const struct heap_walk_info *info)
 {
-	const char *go = test_go_newest();
-	const char *p = go ? strstr(go, "go-1.") : NULL;
-	snprintf(ver, len, "go1.%d", p ? atoi(p + 5) : 0);
-	return ver;
+	return heap_writer_add(ctx, b, NULL, info);
 }
 
 /* One read + symbolize + encode with the given cache; returns ns, or -1. */
@@ -60,28 +61,28 @@ static int64_t read_once(struct bincache *bins, int pid, size_t *buckets)
 {
 	struct proc_identity id;
 	struct binentry *bin = NULL;
-	struct heap_snapshot s;
-	struct pprof_profile *p = NULL;
+	struct heap_walk_info info;
+	struct heap_writer *w = NULL;
 	struct buf out;
 	uint64_t bias = 0;
 	int64_t rate, t0 = time_mono_ns(), t = -1;
+	size_t samples;
 	int forced = 0;
 	char reason[200];
 
 	buf_init(&out, 0);
 	if (proc_identity_read("/proc", pid, &id) ||
-	    bincache_get(bins, "/proc", pid, id.dev, id.ino, &bin) || !bin->syms)
+	    bincache_get(bins, "/proc", pid, id.dev, id.ino, &bin) || !bin->syms ||
+	    heap_writer_new(NULL, bin->syms, &out, &w))
 		goto out;
-	if (goproc_read_heap("/proc", pid, &id, bin->bin, 0, &forced, &bias, &s, &rate, reason,
-			     sizeof(reason)))
+	if (goproc_read_heap("/proc", pid, &id, bin->bin, 0, &forced, &bias, NULL, write_bucket,
+			     w, &info, &rate, reason, sizeof(reason)))
 		goto out;
-	*buckets = s.nbuckets;
-	if (heap_profile_build(&s, NULL, bin->syms, bias, NULL, &p) == 0 &&
-	    pprof_encode(p, 1, &out) == 0)
+	*buckets = info.nbuckets;
+	if (heap_writer_finish(w, &info, &samples) == 0)
 		t = time_mono_ns() - t0;
-	heap_snapshot_free(&s);
 out:
-	pprof_profile_free(p);
+	heap_writer_free(w);
 	buf_free(&out);
 	bincache_put(bins, bin);
 	return t;
@@ -98,7 +99,7 @@ TEST(heap_read_vs_writeto)
 
 	buf_init(&info, 0);
 	snprintf(bin, sizeof(bin), "%s/%s/manystacks-exe", test_go_cache_dir(),
-		 newest(ver, sizeof(ver)));
+		 test_go_newest_version(ver, sizeof(ver)));
 	snprintf(ready, sizeof(ready), "%s/ready", dir);
 	{
 		char *argv[] = {bin, "-ready", ready, NULL};
@@ -134,6 +135,127 @@ TEST(heap_read_vs_writeto)
 	CHECK_EQ(failures, 0);
 }
 
+/* Runs podprof with argv (argv[0] is replaced by its path) and its output into log;
+ * returns its exit status, its peak RSS in KiB and its wall time in ns. */
+static int run_podprof(char **argv, const char *log, long *maxrss_kib, int64_t *ns)
+{
+	argv[0] = (char *)test_podprof_bin();
+	return test_run_measured(argv, log, maxrss_kib, ns);
+}
+
+struct big_run {
+	size_t buckets;
+	long heap_kib, node_kib;
+	int64_t heap_ns, writeto_ns;
+};
+
+/* manystacks with 2^depth call paths: podprof heap (best time and highest RSS of 3) and
+ * podprof node --once over a proc root that lists it alone. */
+static int measure_big(int depth, struct big_run *res)
+{
+	char ver[32], bin[1024], *dir = test_tmpdir("benchbig"), ready[512], d[16], pid_s[16],
+	     prof[512], log[512], out[512], root[512], link[600], target[64];
+	struct buf info, lg;
+	pid_t prog;
+	int bad = 1;
+
+	memset(res, 0, sizeof(*res));
+	res->heap_ns = INT64_MAX;
+	buf_init(&info, 0);
+	buf_init(&lg, 0);
+	snprintf(bin, sizeof(bin), "%s/%s/manystacks-exe", test_go_cache_dir(),
+		 test_go_newest_version(ver, sizeof(ver)));
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	snprintf(prof, sizeof(prof), "%s/heap.pb.gz", dir);
+	snprintf(log, sizeof(log), "%s/podprof.log", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(root, sizeof(root), "%s/proc", dir);
+	snprintf(d, sizeof(d), "%d", depth);
+	{
+		char *argv[] = {bin, "-depth", d, "-ready", ready, NULL};
+		prog = test_spawn(argv, NULL, NULL);
+	}
+	for (int t = 0; t < 3000 && test_read_file(ready, &info) != 0; t++)
+		usleep(100000);
+	if (!info.data || !strstr(info.data, "writeto_ns"))
+		goto out;
+	res->writeto_ns = atoll(strstr(info.data, "writeto_ns") + 11);
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)prog);
+	mkdir(root, 0755);
+	snprintf(link, sizeof(link), "%s/%d", root, (int)prog);
+	snprintf(target, sizeof(target), "/proc/%d", (int)prog);
+	if (symlink(target, link) != 0)
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		char *argv[] = {NULL, "heap", pid_s, "-o", prof, NULL};
+		long kib;
+		int64_t ns;
+		unlink(log);
+		if (run_podprof(argv, log, &kib, &ns) != 0)
+			goto out;
+		if (ns < res->heap_ns)
+			res->heap_ns = ns;
+		if (kib > res->heap_kib)
+			res->heap_kib = kib;
+	}
+	/* "pid N (...): M buckets, ..." */
+	if (test_read_file(log, &lg) == 0 && lg.data && strstr(lg.data, "): "))
+		res->buckets = (size_t)atoll(strstr(lg.data, "): ") + 3);
+	{
+		char *argv[] = {NULL, "node", "--once", "--listen=", "--proc-root", root,
+				"--output-dir", out, NULL};
+		int64_t ns;
+		if (run_podprof(argv, log, &res->node_kib, &ns) != 0)
+			goto out;
+	}
+	bad = 0;
+out:
+	if (prog > 0)
+		test_stop(prog, 5000);
+	buf_free(&info);
+	buf_free(&lg);
+	test_rmtree(dir);
+	free(dir);
+	return bad;
+}
+
+TEST(heap_memory_per_bucket)
+{
+	struct big_run small, big;
+	double marginal;
+
+	failures = 0;
+	CHECK_MSG(measure_big(14, &small) == 0, "2^14 call paths: no measurement");
+	CHECK_MSG(measure_big(18, &big) == 0, "2^18 call paths: no measurement");
+	CHECK(small.buckets >= 16384 && big.buckets >= 262144);
+	printf("%-32s %10s %10s\n", "", "2^14", "2^18");
+	printf("%-32s %10zu %10zu\n", "buckets", small.buckets, big.buckets);
+	printf("%-32s %10.1f %10.1f\n", "podprof heap peak RSS (MiB)", small.heap_kib / 1024.0,
+	       big.heap_kib / 1024.0);
+	printf("%-32s %10.0f %10.0f\n", "  per bucket (bytes)",
+	       small.heap_kib * 1024.0 / (double)small.buckets,
+	       big.heap_kib * 1024.0 / (double)big.buckets);
+	printf("%-32s %10.1f %10.1f\n", "node --once peak RSS (MiB)", small.node_kib / 1024.0,
+	       big.node_kib / 1024.0);
+	printf("%-32s %10.0f %10.0f\n", "  per bucket (bytes)",
+	       small.node_kib * 1024.0 / (double)small.buckets,
+	       big.node_kib * 1024.0 / (double)big.buckets);
+	printf("%-32s %10.3f %10.3f\n", "process WriteTo (ms, best of 5)",
+	       (double)small.writeto_ns / 1e6, (double)big.writeto_ns / 1e6);
+	printf("%-32s %10.3f %10.3f\n", "podprof heap (ms, best of 3)", (double)small.heap_ns / 1e6,
+	       (double)big.heap_ns / 1e6);
+	verdict("heap peak RSS, 2^18 paths", big.heap_kib / 1024.0, 64.0, "MiB");
+	verdict("node --once peak RSS, 2^18 paths", big.node_kib / 1024.0, 64.0, "MiB");
+	marginal = (double)(big.heap_kib - small.heap_kib) * 1024.0 /
+		   (double)(big.buckets - small.buckets);
+	verdict("heap RSS per added bucket", marginal, 64.0, "B");
+	marginal = (double)(big.node_kib - small.node_kib) * 1024.0 /
+		   (double)(big.buckets - small.buckets);
+	verdict("node RSS per added bucket", marginal, 64.0, "B");
+	verdict("ratio heap / WriteTo, 2^18", (double)big.heap_ns / (double)big.writeto_ns, 0.5, "");
+	CHECK_EQ(failures, 0);
+}
+
 TEST(node_once_over_50_processes)
 {
 	static const char *const variants[] = {"exe", "pie", "sw", "strip"};
@@ -144,7 +266,7 @@ TEST(node_once_over_50_processes)
 	pid_t node;
 
 	failures = 0;
-	newest(ver, sizeof(ver));
+	test_go_newest_version(ver, sizeof(ver));
 	snprintf(out, sizeof(out), "%s/out", dir);
 	for (int i = 0; i < 50; i++) {
 		char bin[1024], own[512];

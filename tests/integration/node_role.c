@@ -68,26 +68,6 @@ static void free_list(char **l, size_t n)
 	free(l);
 }
 
-static const char *newest_go_version(char *ver, size_t len)
-{
-	const char *go = test_go_newest();
-	const char *p = go ? strstr(go, "go-1.") : NULL;
-	snprintf(ver, len, "go1.%d", p ? atoi(p + 5) : 0);
-	return ver;
-}
-
-/* The value of a metric line starting with prefix in /metrics text, or -1. */
-static double metric_in(const char *text, const char *prefix)
-{
-	const char *p = text;
-	while (p && (p = strstr(p, prefix)) != NULL) {
-		if (p == text || p[-1] == '\n')
-			return atof(p + strlen(prefix));
-		p++;
-	}
-	return -1;
-}
-
 /* The node role's cycles so far: its "cycle:" lines (one at the end of each, with
  * --log-level=debug). */
 static size_t count_cycles(const char *log)
@@ -250,7 +230,7 @@ TEST(alloc_deltas_add_up_to_the_process_growth)
 		SKIP("no Go toolchain installed");
 	/* the oldest and the newest layouts (32-byte and 16-byte memRecord cycles) */
 	CHECK_EQ(run_deltas("go1.19"), 0);
-	CHECK_EQ(run_deltas(newest_go_version(ver, sizeof(ver))), 0);
+	CHECK_EQ(run_deltas(test_go_newest_version(ver, sizeof(ver))), 0);
 }
 
 static int podprof(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -287,7 +267,7 @@ TEST(force_mode_switches_sampling_on_once)
 	buf_init(&lg, 0);
 	buf_init(&m, 0);
 	snprintf(bin, sizeof(bin), "%s/%s/noprof-exe", test_go_cache_dir(),
-		 newest_go_version(ver, sizeof(ver)));
+		 test_go_newest_version(ver, sizeof(ver)));
 	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
 	snprintf(prof, sizeof(prof), "%s/heap.pb.gz", dir);
 	snprintf(log, sizeof(log), "%s/node.log", dir);
@@ -343,7 +323,7 @@ TEST(force_mode_switches_sampling_on_once)
 	test_read_file(log, &lg);
 	/* other Go processes of this machine with sampling off are switched on too: count
 	 * the writes to ours through its log line */
-	CHECK_MSG(metric_in(m.data ? m.data : "", "podprof_heap_force_enabled_total ") >= 1, "%s",
+	CHECK_MSG(test_metric_value(m.data ? m.data : "", "podprof_heap_force_enabled_total ") >= 1, "%s",
 		  m.data ? m.data : "");
 	{
 		char line[96];
@@ -385,7 +365,7 @@ TEST(heap_force_flag_enables_a_single_process)
 
 	buf_init(&out, 0);
 	snprintf(bin, sizeof(bin), "%s/%s/noprof-strip", test_go_cache_dir(),
-		 newest_go_version(ver, sizeof(ver)));
+		 test_go_newest_version(ver, sizeof(ver)));
 	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
 	snprintf(prof, sizeof(prof), "%s/heap.pb.gz", dir);
 	{
@@ -450,6 +430,14 @@ out:
 	return r;
 }
 
+static int count_bucket(void *ctx, const struct heap_bucket *b, const struct heap_walk_info *info)
+{
+	(void)b;
+	(void)info;
+	++*(int *)ctx;
+	return 0;
+}
+
 TEST(bad_inputs_give_clear_statuses)
 {
 	char ver[32], bin[1024], *dir = test_tmpdir("bad"), tampered[512], truncated[512],
@@ -461,7 +449,7 @@ TEST(bad_inputs_give_clear_statuses)
 	int r;
 
 	buf_init(&out, 0);
-	newest_go_version(ver, sizeof(ver));
+	test_go_newest_version(ver, sizeof(ver));
 	snprintf(bin, sizeof(bin), "%s/%s/heapgen-exe", test_go_cache_dir(), ver);
 	snprintf(own, sizeof(own), "%s/own.pb.gz", dir);
 	snprintf(prof, sizeof(prof), "%s/p.pb.gz", dir);
@@ -507,23 +495,23 @@ TEST(bad_inputs_give_clear_statuses)
 	CHECK(access(prof, F_OK) != 0);
 	buf_reset(&out);
 	CHECK_EQ(podprof(&out, "ps"), 0);
-	/* the process exits before the read: no partial snapshot */
+	/* the process exits before the read: nothing read */
 	{
 		struct proc_identity id;
-		struct heap_snapshot s;
+		struct heap_walk_info info;
 		struct gobin *tb = NULL;
 		uint64_t bias = 0;
 		int64_t rate;
-		int forced = 0;
+		int forced = 0, calls = 0;
 		char reason[200];
 		CHECK(proc_identity_read("/proc", prog, &id) == 0);
 		CHECK(gobin_load(bin, &tb) == 0);
 		kill(prog, SIGKILL);
 		waitpid(prog, NULL, 0);
-		r = goproc_read_heap("/proc", prog, &id, tb, 0, &forced, &bias, &s, &rate, reason,
-				     sizeof(reason));
+		r = goproc_read_heap("/proc", prog, &id, tb, 0, &forced, &bias, NULL, count_bucket,
+				     &calls, &info, &rate, reason, sizeof(reason));
 		CHECK_EQ(r, -ESRCH);
-		CHECK(s.nbuckets == 0 && s.buckets == NULL);
+		CHECK(calls == 0 && info.nbuckets == 0);
 		gobin_free(tb);
 	}
 	/* a truncated binary and a newer Go release: inspected without harm */
@@ -596,7 +584,7 @@ TEST(opted_out_processes_are_skipped)
 
 	buf_init(&out, 0);
 	snprintf(bin, sizeof(bin), "%s/%s/heapgen-exe", test_go_cache_dir(),
-		 newest_go_version(ver, sizeof(ver)));
+		 test_go_newest_version(ver, sizeof(ver)));
 	snprintf(own, sizeof(own), "%s/own.pb.gz", dir);
 	{
 		char *argv[] = {bin, "-profile", own, NULL};
@@ -636,7 +624,7 @@ TEST(cap_sys_ptrace_alone_is_enough)
 		SKIP("needs root and setpriv to drop capabilities");
 	buf_init(&out, 0);
 	chmod(dir, 0777);
-	newest_go_version(ver, sizeof(ver));
+	test_go_newest_version(ver, sizeof(ver));
 	snprintf(noprof, sizeof(noprof), "%s/%s/noprof-exe", test_go_cache_dir(), ver);
 	snprintf(heapgen, sizeof(heapgen), "%s/%s/heapgen-exe", test_go_cache_dir(), ver);
 	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "agent.h"
+#include "profiler.h"
 #include "testing.h"
 
 static int parse(enum podprof_command cmd, char **env, struct podprof_config *cfg, ...)
@@ -172,4 +173,23 @@ TEST(markdown_lists_every_option)
 	CHECK(strstr(out.data, "| `--listen ADDR` | `LISTEN` | `0.0.0.0:10301` | node, cluster |") !=
 	      NULL);
 	buf_free(&out);
+}
+
+TEST(the_heap_bucket_bound_is_a_node_side_option)
+{
+	struct podprof_config c;
+	char *env[] = {NULL}, *benv[] = {"PODPROF_HEAP_MAX_BUCKETS=5000", NULL};
+
+	CHECK_EQ(parse(CMD_NODE, env, &c, NULL), 0);
+	CHECK_EQ(c.heap_max_buckets, GOHEAP_DEFAULT_MAX_BUCKETS);
+	config_free(&c);
+	CHECK_EQ(parse(CMD_PS, benv, &c, NULL), 0);
+	CHECK_EQ(c.heap_max_buckets, 5000);
+	config_free(&c);
+	CHECK_EQ(parse(CMD_HEAP, benv, &c, "--heap-max-buckets", "2000", NULL), 0);
+	CHECK_EQ(c.heap_max_buckets, 2000);
+	config_free(&c);
+	/* at least one bucket; not an option of the cluster role */
+	CHECK_EQ(parse(CMD_NODE, env, &c, "--heap-max-buckets=0", NULL), -EINVAL);
+	CHECK_EQ(parse(CMD_CLUSTER, env, &c, "--heap-max-buckets=10", NULL), -EINVAL);
 }
