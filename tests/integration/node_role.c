@@ -323,8 +323,9 @@ TEST(force_mode_switches_sampling_on_once)
 	test_read_file(log, &lg);
 	/* other Go processes of this machine with sampling off are switched on too: count
 	 * the writes to ours through its log line */
-	CHECK_MSG(test_metric_value(m.data ? m.data : "", "podprof_heap_force_enabled_total ") >= 1, "%s",
-		  m.data ? m.data : "");
+	CHECK_MSG(test_metric_value(m.data ? m.data : "", "podprof_heap_force_enabled_total ") >=
+			  1,
+		  "%s", m.data ? m.data : "");
 	{
 		char line[96];
 		const char *first;

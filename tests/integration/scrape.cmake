@@ -15,4 +15,5 @@ podprof_test(test_scrape_targets SOURCES ${CMAKE_CURRENT_LIST_DIR}/scrape_target
 podprof_test(test_scrape_intervals
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/scrape_intervals.c
                      ${CMAKE_CURRENT_LIST_DIR}/k8s_fake.c
-             LIBS PkgConfig::CJSON PkgConfig::CURL LABEL integration GO_PROGRAMS TIMEOUT 180)
+             LIBS podprof_k8s PkgConfig::CJSON PkgConfig::CURL LABEL integration GO_PROGRAMS
+             TIMEOUT 180)
