@@ -429,3 +429,14 @@ long long test_net_no_routes(void)
 		fclose(f);
 	return total;
 }
+
+int test_net_escaped(int isolated, long long before)
+{
+	long long n = isolated ? test_net_no_routes() - before : 0;
+
+	if (n <= 0)
+		return 0;
+	printf("FAIL: %lld packets were sent to addresses outside 127.0.0.0/8 and ::1 "
+	       "(refused: only loopback exists here)\n", n);
+	return 1;
+}

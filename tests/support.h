@@ -52,6 +52,10 @@ int test_net_isolate(void);
  * (OutNoRoutes): in an isolated namespace, every attempt to reach an address outside
  * 127.0.0.0/8 and ::1. */
 long long test_net_no_routes(void);
+/* For a program with a main of its own (the benchmarks): with isolated (from
+ * test_net_isolate) and the count at its start, says "FAIL: ..." on stdout and returns
+ * 1 when packets tried to leave since, else 0. */
+int test_net_escaped(int isolated, long long before);
 /* Waits up to timeout_ms for pid to exit; returns its exit status (128+sig when killed),
  * or -ETIMEDOUT. */
 int test_wait(pid_t pid, int timeout_ms);

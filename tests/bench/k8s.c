@@ -216,6 +216,9 @@ int main(void)
 	int have_python = !SANITIZER && access("/usr/bin/python3", X_OK) == 0;
 	const char *script;
 
+	int isolated = test_net_isolate(); /* nothing leaves the machine */
+	long long escapes = test_net_no_routes();
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_ALL);
 	log_set_level(LOG_WARN);
@@ -351,5 +354,5 @@ int main(void)
 out:
 	fake_kube_stop(&f);
 	curl_global_cleanup();
-	return fail;
+	return fail | test_net_escaped(isolated, escapes);
 }

@@ -219,7 +219,8 @@ int main(void)
 	uint64_t dropped = 0;
 	uint64_t x = 88172645463325252ULL;
 	size_t body_len;
-	int fail = 0;
+	int fail = 0, isolated = test_net_isolate(); /* nothing leaves the machine */
+	long long escapes = test_net_no_routes();
 
 	if (!raw)
 		return 1;
@@ -360,5 +361,5 @@ int main(void)
 		printf("FAIL: the uploader dropped profiles\n");
 		fail = 1;
 	}
-	return fail;
+	return fail | test_net_escaped(isolated, escapes);
 }
