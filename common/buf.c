@@ -1,6 +1,7 @@
 /*
  * Bounded growable buffer. Capacity doubles (amortised O(1) append) but never beyond
- * the bound plus the terminating NUL.
+ * the bound plus the terminating NUL. With a pool, the pool is asked for every growth
+ * of the capacity before the allocation and gets the capacity back when it is freed.
  */
 #include "buf.h"
 
@@ -17,10 +18,19 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max ? max : SIZE_MAX / 2;
+	b->pool = NULL;
+}
+
+void buf_init_pool(struct buf *b, size_t max, struct buf_pool *pool)
+{
+	buf_init(b, max);
+	b->pool = pool;
 }
 
 void buf_free(struct buf *b)
 {
+	if (b->pool && b->cap)
+		b->pool->give(b->pool, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
@@ -49,9 +59,17 @@ int buf_reserve(struct buf *b, size_t n)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap > b->max + 1)
 		cap = b->max + 1;
+	if (b->pool) {
+		int r = b->pool->take(b->pool, cap - b->cap);
+		if (r)
+			return r;
+	}
 	p = realloc(b->data, cap);
-	if (!p)
+	if (!p) {
+		if (b->pool)
+			b->pool->give(b->pool, cap - b->cap);
 		return -ENOMEM;
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -100,6 +118,8 @@ char *buf_steal(struct buf *b, size_t *len)
 
 	if (len)
 		*len = b->len;
+	if (b->pool && b->cap)
+		b->pool->give(b->pool, b->cap);
 	if (!p)
 		p = calloc(1, 1);
 	b->data = NULL;
