@@ -23,7 +23,7 @@ struct pprof_builder *pprof_builder_new(void)
 
 	if (!b)
 		goto out;
-	b->p = pprof_profile_alloc();
+	b->p = pprof_profile_alloc(NULL);
 	if (!b->p || htab_init(&b->strings, 0) || htab_init(&b->functions, 0) ||
 	    htab_init(&b->locations, 0) || htab_add(&b->strings, hash64("", 0, 0), 0)) {
 		pprof_builder_free(b);

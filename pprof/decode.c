@@ -27,7 +27,10 @@
  * (two bytes of input make a 32-byte location, one byte an 8-byte location id). Every
  * allocation is charged against DECODE_BUDGET_FACTOR times the input (at most
  * DECODE_BUDGET_MAX) before it is made, and decoding stops with -E2BIG when it would go
- * past that. Go's profiles need 2 to 6 times their protobuf size.
+ * past that. Go's profiles need 2 to 6 times their protobuf size. The caller's pool
+ * (struct pprof_limits), when there is one, is a second bound shared with other work:
+ * the gunzip buffer and the profile's tables draw from it as they grow, the id maps
+ * when they are allocated.
  *
  * Why renumbering: the input's ids are only checked for being non-zero, unique and
  * referenced correctly; afterwards each row's id is its index + 1, so every later walk
@@ -67,6 +70,17 @@ int pprof_decode_charge(struct dec *d, size_t size)
 	}
 	d->budget -= size;
 	return 0;
+}
+
+/* Takes size bytes for the id maps (memory outside the profile's tables) from the budget
+ * and from the caller's pool, which gets them back when the decode ends. */
+static int charge_maps(struct dec *d, size_t size)
+{
+	int ret = pprof_decode_charge(d, size);
+
+	if (!ret && d->lim->pool && !(ret = d->lim->pool->take(d->lim->pool, size)))
+		d->pooled += size;
+	return ret;
 }
 
 /* Makes room for n more bytes in table t, charging the growth first; the capacity is
@@ -135,7 +149,7 @@ static int idmap_index(struct dec *d, struct idmap *m, const char *what)
 
 	if (m->dense)
 		goto out;
-	if ((ret = pprof_decode_charge(d, 2 * (m->n + 1) * sizeof(*tmp))))
+	if ((ret = charge_maps(d, 2 * (m->n + 1) * sizeof(*tmp))))
 		goto out;
 	ret = -ENOMEM;
 	m->sorted = malloc((m->n + 1) * sizeof(*m->sorted));
@@ -274,7 +288,7 @@ static int check_counts(const struct counts *c, const struct pprof_limits *lim)
 
 static int alloc_ids(struct dec *d, struct idmap *m, size_t n)
 {
-	int ret = pprof_decode_charge(d, (n + 1) * sizeof(*m->ids));
+	int ret = charge_maps(d, (n + 1) * sizeof(*m->ids));
 
 	if (ret)
 		return ret;
@@ -417,7 +431,7 @@ static int decode_protobuf(const uint8_t *data, size_t len, const struct pprof_l
 	d.ntypes = c.rows[PROFILE_SAMPLE_TYPE];
 	d.depth = lim->max_stack_depth < UINT32_MAX ? lim->max_stack_depth : UINT32_MAX;
 	ret = -ENOMEM;
-	d.p = pprof_profile_alloc();
+	d.p = pprof_profile_alloc(lim->pool);
 	if (!d.p)
 		goto out;
 	if ((ret = alloc_tables(&d, &c)) || (ret = pprof_decode_fields(&d, data, data + len)) ||
@@ -429,6 +443,8 @@ out:
 	idmap_free(&d.maps);
 	idmap_free(&d.fns);
 	idmap_free(&d.locs);
+	if (d.pooled)
+		lim->pool->give(lim->pool, d.pooled);
 	pprof_profile_free(d.p);
 	return ret;
 }
@@ -441,7 +457,7 @@ int pprof_decode(const void *data, size_t len, const struct pprof_limits *lim,
 
 	if (!lim)
 		lim = &pprof_default_limits;
-	buf_init(&plain, lim->max_decompressed);
+	buf_init_pool(&plain, lim->max_decompressed, lim->pool);
 	if (pprof_is_gzip(data, len)) {
 		if (len > lim->max_compressed)
 			goto out;

@@ -40,6 +40,7 @@ struct dec {
 	size_t depth;        /* most location ids per sample, lines per location */
 	uint64_t locid_min, locid_max; /* of the samples' location ids */
 	struct idmap maps, fns, locs;
+	size_t pooled;       /* taken from lim->pool for the id maps */
 };
 
 #define BAD(...)                                                                          \

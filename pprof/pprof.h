@@ -34,6 +34,11 @@ struct pprof_limits {
 	size_t max_strings;
 	size_t max_stack_depth;  /* locations in one sample, lines in one location */
 	size_t max_values;       /* sample types (values per sample) */
+	/* Where the memory of the decompressed bytes, the decode's work and the decoded
+	 * profile's tables is accounted (NULL: nowhere); the profile's tables give theirs
+	 * back when it is freed, so the pool must outlive the profile. A refusal fails the
+	 * decode with the pool's error. */
+	struct buf_pool *pool;
 };
 
 /* Defaults that fit any real Go profile: 16 MiB compressed, 64 MiB decompressed,

@@ -27,22 +27,23 @@ static struct buf *table(const struct pprof_profile *p, size_t i)
 
 /* Initialises every table with room for size bytes (at least the NUL of buf), so that no
  * table's data is ever NULL and row arithmetic never starts from a null pointer. */
-static int init_tables(struct pprof_profile *p, const struct pprof_profile *sizes)
+static int init_tables(struct pprof_profile *p, const struct pprof_profile *sizes,
+		       struct buf_pool *pool)
 {
 	int ret = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(table_offsets); i++)
-		buf_init(table(p, i), 0);
+		buf_init_pool(table(p, i), 0, pool);
 	for (size_t i = 0; i < ARRAY_SIZE(table_offsets) && !ret; i++)
 		ret = buf_reserve(table(p, i), sizes ? table(sizes, i)->len : 0);
 	return ret;
 }
 
-struct pprof_profile *pprof_profile_alloc(void)
+struct pprof_profile *pprof_profile_alloc(struct buf_pool *pool)
 {
 	struct pprof_profile *p = calloc(1, sizeof(*p));
 
-	if (p && (init_tables(p, NULL) || pprof_profile_add_string(p, "", 0) < 0)) {
+	if (p && (init_tables(p, NULL, pool) || pprof_profile_add_string(p, "", 0) < 0)) {
 		pprof_profile_free(p);
 		p = NULL;
 	}
@@ -65,7 +66,7 @@ struct pprof_profile *pprof_profile_dup(const struct pprof_profile *p)
 	if (!d)
 		goto out;
 	*d = *p;
-	if (init_tables(d, p)) {
+	if (init_tables(d, p, NULL)) {
 		pprof_profile_free(d);
 		d = NULL;
 		goto out;

@@ -110,8 +110,9 @@ static inline int64_t *pp_values(const struct pprof_profile *p, size_t i)
 	return PP_ROWS(&p->values, int64_t) + i * pp_ntypes(p);
 }
 
-/* Creates a profile holding only the string "". Returns NULL on allocation failure. */
-struct pprof_profile *pprof_profile_alloc(void);
+/* Creates a profile holding only the string "", its tables drawing from pool (may be
+ * NULL). Returns NULL on allocation failure. */
+struct pprof_profile *pprof_profile_alloc(struct buf_pool *pool);
 
 /* Appends s (len bytes, no NUL inside) to the string table without deduplication.
  * Returns its index or a negative errno. */

@@ -267,7 +267,7 @@ int pprof_profile_subset(const struct pprof_profile *src, const unsigned char *k
 	struct subset s = {.src = src};
 	int ret = -ENOMEM;
 
-	s.dst = pprof_profile_alloc();
+	s.dst = pprof_profile_alloc(NULL);
 	if (!s.dst || (ret = renum_init(&s)))
 		goto out;
 	if ((ret = sub_header(&s, cols, ncols)) || (ret = sub_samples(&s, keep, cols, ncols)) ||
