@@ -440,3 +440,27 @@ int test_net_escaped(int isolated, long long before)
 	       "(refused: only loopback exists here)\n", n);
 	return 1;
 }
+
+static int test_pool_take(struct buf_pool *pool, size_t n)
+{
+	struct test_pool *p = (struct test_pool *)(void *)pool;
+
+	if (n > p->limit - p->held)
+		return -ENOBUFS;
+	p->held += n;
+	p->takes++;
+	return 0;
+}
+
+static void test_pool_give(struct buf_pool *pool, size_t n)
+{
+	((struct test_pool *)(void *)pool)->held -= n;
+}
+
+void test_pool_init(struct test_pool *p, size_t limit)
+{
+	p->pool.take = test_pool_take;
+	p->pool.give = test_pool_give;
+	p->held = p->takes = 0;
+	p->limit = limit;
+}

@@ -73,6 +73,14 @@ int test_wait_port(int port, int timeout_ms);
  * a negative value when no response came. */
 int test_http_get(const char *url, struct buf *out);
 
+/* A struct buf_pool with a limit that counts what its buffers hold, for the tests of
+ * memory drawn from a pool: takes past the limit are refused with -ENOBUFS. */
+struct test_pool {
+	struct buf_pool pool;
+	size_t held, limit, takes;
+};
+void test_pool_init(struct test_pool *p, size_t limit);
+
 /* The installed Go toolchains (/usr/lib/go-1.NN/bin/go), oldest first. The array and the
  * strings are static. Returns the count. */
 size_t test_go_toolchains(const char *const **out);

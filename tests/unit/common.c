@@ -1,9 +1,10 @@
-/* Unit tests of common/: durations, sizes, the bounded buffer, the list, hashing and
- * the log rate limiter. */
+/* Unit tests of common/: durations, sizes, the bounded buffer (and its pool), the list,
+ * hashing and the log rate limiter. */
 #include <errno.h>
 #include <stdint.h>
 
 #include "common.h"
+#include "support.h"
 #include "testing.h"
 
 TEST(duration_parses_go_syntax)
@@ -123,6 +124,46 @@ TEST(buf_grows_past_initial_capacity)
 	CHECK(b.data[b.len] == '\0');
 	CHECK(memcmp(b.data + 999990, "0123456789", 10) == 0);
 	buf_free(&b);
+}
+
+TEST(buf_draws_its_capacity_from_a_pool)
+{
+	struct test_pool c;
+	struct buf b, other;
+	char chunk[1000];
+	size_t cap;
+	char *s;
+
+	test_pool_init(&c, 4096);
+	memset(chunk, 'x', sizeof(chunk));
+	buf_init_pool(&b, 0, &c.pool);
+	CHECK_EQ(c.held, 0);
+	/* every growth is asked for, and the pool holds the capacity, not the length */
+	CHECK_EQ(buf_append(&b, chunk, 100), 0);
+	CHECK_EQ(c.held, b.cap);
+	CHECK_EQ(buf_append(&b, chunk, 1000), 0);
+	CHECK_EQ(buf_append(&b, chunk, 1000), 0);
+	CHECK_EQ(c.held, b.cap);
+	CHECK(c.takes >= 2);
+	/* a refusal fails the append with the pool's error and changes nothing */
+	cap = b.cap;
+	CHECK_EQ(buf_append(&b, chunk, 1000), 0);
+	CHECK_EQ(buf_append(&b, chunk, 1000), -ENOBUFS);
+	CHECK_EQ(b.len, 3100);
+	CHECK(b.cap >= cap && c.held == b.cap);
+	/* freeing gives it all back; so does stealing the data */
+	buf_free(&b);
+	CHECK_EQ(c.held, 0);
+	CHECK_EQ(buf_append(&b, chunk, 10), 0);
+	CHECK(c.held > 0);
+	s = buf_steal(&b, NULL);
+	CHECK_EQ(c.held, 0);
+	free(s);
+	/* a buffer without a pool asks nobody */
+	buf_init(&other, 0);
+	CHECK_EQ(buf_append(&other, chunk, 1000), 0);
+	CHECK_EQ(c.held, 0);
+	buf_free(&other);
 }
 
 struct item {

@@ -494,3 +494,57 @@ TEST(memory_budget_stops_expanding_protobufs)
 	buf_free(&b);
 	buf_free(&gz);
 }
+
+/* With a pool, a decode draws the decompressed bytes, the id maps and the profile's
+ * tables from it: the profile holds its tables' memory until it is freed, a refusal
+ * fails the decode with the pool's error, and nothing is left held either way. */
+TEST(pool_holds_what_a_decode_keeps)
+{
+	struct pprof_limits lim = pprof_default_limits;
+	struct pprof_profile *p = NULL;
+	struct test_pool pool;
+	struct buf b, gz;
+	struct fx f;
+
+	fx_init(&f);
+	/* sparse ids: the id maps are sorted copies */
+	f.mp[0].id = 900;
+	f.lc[0].mapping_id = f.lc[1].mapping_id = 900;
+	f.fn[0].id = 77;
+	f.ln[0].function_id = 77;
+	buf_init(&b, 0);
+	buf_init(&gz, 0);
+	fx_pack(&f, &b);
+	CHECK_EQ(pprof_gzip(b.data, b.len, &gz), 0);
+	test_pool_init(&pool, (size_t)64 << 20);
+	lim.pool = &pool.pool;
+	CHECK_EQ(pprof_decode(gz.data, gz.len, &lim, &p), 0);
+	CHECK(pool.held > 0 && pool.takes > 12);
+	/* the profile may grow later (a rename adds strings): it still draws from the pool */
+	pprof_profile_free(p);
+	p = NULL;
+	CHECK_EQ(pool.held, 0);
+
+	/* a bomb, 80 MiB of zeros, within a 1 MiB pool */
+	buf_reset(&gz);
+	CHECK_EQ(gzip_zeros((size_t)80 << 20, &gz), 0);
+	test_pool_init(&pool, 1 << 20);
+	CHECK_EQ(pprof_decode(gz.data, gz.len, &lim, &p), -ENOBUFS);
+	CHECK_EQ(pool.held, 0);
+
+	/* a protobuf that expands tenfold in memory: refused by the pool first */
+	buf_reset(&b);
+	buf_append(&b, "\x32\x00", 2);
+	empty_rows(&b, "\x22", (size_t)1 << 18);
+	test_pool_init(&pool, 1 << 20);
+	CHECK_EQ(pprof_decode(b.data, b.len, &lim, &p), -ENOBUFS);
+	CHECK_EQ(pool.held, 0);
+	/* and decoded when the pool is large enough, then given back */
+	test_pool_init(&pool, (size_t)64 << 20);
+	lim.max_locations = SIZE_MAX;
+	CHECK(pprof_decode(b.data, b.len, &lim, &p) != -ENOBUFS);
+	pprof_profile_free(p);
+	CHECK_EQ(pool.held, 0);
+	buf_free(&b);
+	buf_free(&gz);
+}
