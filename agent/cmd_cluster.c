@@ -421,6 +421,7 @@ int cmd_cluster(int argc, char **argv, char **envp)
 	scfg.types = types;
 	scfg.max_concurrency = (size_t)cfg.scrape_concurrency;
 	scfg.max_body_bytes = (size_t)cfg.scrape_max_bytes;
+	scfg.max_buffer_bytes = (size_t)cfg.scrape_buffer_budget;
 	scfg.ca_file = cfg.scrape_ca_file;
 	scfg.insecure_skip_verify = cfg.scrape_insecure_skip_verify;
 	scfg.bearer_token_file = cfg.scrape_bearer_token_file;

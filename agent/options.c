@@ -153,6 +153,10 @@ static const struct opt_def options[] = {
 	{"scrape-max-bytes", 0, "PODPROF_SCRAPE_MAX_BYTES", OT_SIZE, "32MiB", 4096, 1024 * MIB,
 	 CMD_CLUSTER, OFF(scrape_max_bytes), "SIZE",
 	 "largest response accepted from a target (as sent)", NULL},
+	{"scrape-buffer-budget", 0, "PODPROF_SCRAPE_BUFFER_BUDGET", OT_SIZE, "64MiB", MIB,
+	 65536 * MIB, CMD_CLUSTER, OFF(scrape_buffer_budget), "SIZE",
+	 "memory for the responses being received and decoded, all targets together; when "
+	 "it runs out, the largest response fails and the others wait", NULL},
 	{"scrape-ca-file", 0, "PODPROF_SCRAPE_CA_FILE", OT_PATH, NULL, 0, 0, CMD_CLUSTER,
 	 OFF(scrape_ca_file), "FILE", "CA bundle that verifies https targets", NULL},
 	{"scrape-insecure-skip-verify", 0, "PODPROF_SCRAPE_INSECURE_SKIP_VERIFY", OT_BOOL, "false",

@@ -70,6 +70,7 @@ struct podprof_config {
 	char *scrape_types;
 	uint64_t scrape_concurrency;
 	uint64_t scrape_max_bytes;
+	uint64_t scrape_buffer_budget;
 	char *scrape_ca_file;
 	bool scrape_insecure_skip_verify;
 	char *scrape_bearer_token_file;

@@ -82,6 +82,7 @@ void job_free(struct job *j)
 	buf_free(&j->body);
 	if (j->t) {
 		pthread_mutex_lock(&j->s->lock);
+		list_remove(&j->jobs);
 		target_put(j->s, j->t);
 		pthread_mutex_unlock(&j->s->lock);
 	}
@@ -91,8 +92,13 @@ void job_free(struct job *j)
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct job *j = ctx;
-	/* past the bound: stop the transfer (CURLE_WRITE_ERROR, reported as too large) */
-	if (buf_append(&j->body, p, size * n) != 0)
+	int r = buf_append(&j->body, p, size * n);
+
+	/* no memory in the budget now: curl keeps the bytes until the loop resumes it */
+	if (r == -EAGAIN)
+		return CURL_WRITEFUNC_PAUSE;
+	/* past the bound or refused by the budget: stop the transfer (CURLE_WRITE_ERROR) */
+	if (r)
 		return 0;
 	return size * n;
 }
@@ -162,7 +168,7 @@ int fetch_start(struct scraper *s, struct target *t, struct tstate *st)
 		return -ENOMEM;
 	j->s = s;
 	j->st = st;
-	buf_init(&j->body, s->cfg.max_body_bytes);
+	budget_job_init(s, j);
 	/* godeltaprof endpoints are probed once per target, then remembered */
 	j->godelta = st->type != SCRAPE_CPU && st->type != SCRAPE_GOROUTINE && st->godelta >= 0;
 	if (st->type == SCRAPE_CPU)
@@ -247,6 +253,7 @@ int fetch_start(struct scraper *s, struct target *t, struct tstate *st)
 		s->in_flight++;
 	s->pending_jobs++;
 	list_push_back(&s->flight, &j->node);
+	list_push_back(&s->jobs, &j->jobs);
 	return 0;
 }
 
@@ -256,6 +263,83 @@ static void finish_locked(struct scraper *s, struct job *j)
 	j->st->busy = 0;
 	s->pending_jobs--;
 	pthread_cond_broadcast(&s->idle);
+}
+
+/* Takes a transfer off the flight list (lock held); its handle is out of the multi. */
+static void detach_locked(struct scraper *s, struct job *j)
+{
+	list_remove(&j->node);
+	if (j->st->type != SCRAPE_CPU)
+		s->in_flight--;
+	if (j->evict)
+		s->evictions--;
+	if (j->paused) {
+		j->paused = 0;
+		s->npaused--;
+	}
+}
+
+/* Records a transfer's failure and frees it. */
+static void fail(struct scraper *s, struct job *j, const char *result, const char *err,
+		 int64_t duration)
+{
+	scrape_record(s, j->t, j->st, 0, result, err, duration, j->body.len);
+	pthread_mutex_lock(&s->lock);
+	finish_locked(s, j);
+	pthread_mutex_unlock(&s->lock);
+	job_free(j);
+}
+
+void fetch_budget_turn(struct scraper *s)
+{
+	struct list_node *pos, *tmp, gone;
+	char err[SCRAPE_ERROR_LEN];
+	int resume;
+
+	list_init(&gone);
+	pthread_mutex_lock(&s->lock);
+	/* when memory came back, and now and then to let them see that none does */
+	resume = s->buf_released ||
+		 (s->npaused && time_mono_ns() - s->buf_resume_time >= BUDGET_STUCK_NS);
+	s->buf_released = 0;
+	if (resume)
+		s->buf_resume_time = time_mono_ns();
+	if (s->evictions) {
+		list_for_each_safe(pos, tmp, &s->flight)
+		{
+			struct job *j = list_entry(pos, struct job, node);
+			if (j->evict) {
+				detach_locked(s, j);
+				list_push_back(&gone, &j->node);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	while (!list_empty(&gone)) {
+		struct job *j = list_entry(list_pop_front(&gone), struct job, node);
+		curl_multi_remove_handle(s->multi, j->easy);
+		budget_failed(s, j, err, sizeof(err));
+		fail(s, j, "too_large", err, time_mono_ns() - j->started);
+	}
+	if (!resume)
+		return;
+	/* only this thread changes the flight list; curl may call on_body from within
+	 * curl_easy_pause, which pauses the transfer again when memory is still short */
+	list_for_each_safe(pos, tmp, &s->flight)
+	{
+		struct job *j = list_entry(pos, struct job, node);
+		int paused;
+
+		pthread_mutex_lock(&s->lock);
+		paused = j->paused;
+		if (paused) {
+			j->paused = 0;
+			s->npaused--;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (paused)
+			curl_easy_pause(j->easy, CURLPAUSE_CONT);
+	}
 }
 
 /* A short, printable excerpt of an error body ("cpu profiling already in use"). */
@@ -297,11 +381,14 @@ void fetch_done(struct scraper *s, CURLMsg *msg)
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->status);
 	duration = time_mono_ns() - j->started;
 	pthread_mutex_lock(&s->lock);
-	list_remove(&j->node);
-	if (j->st->type != SCRAPE_CPU)
-		s->in_flight--;
+	detach_locked(s, j);
 	pthread_mutex_unlock(&s->lock);
 
+	/* refused memory, or asked to give way before the loop aborted it */
+	if (budget_failed(s, j, err, sizeof(err))) {
+		fail(s, j, "too_large", err, duration);
+		return;
+	}
 	if (j->result == CURLE_OK && j->godelta && !godelta_found(j)) {
 		/* no godeltaprof here: remember, and ask for the plain endpoint at once */
 		pthread_mutex_lock(&s->lock);
@@ -318,8 +405,9 @@ void fetch_done(struct scraper *s, CURLMsg *msg)
 		snprintf(err, sizeof(err), "response larger than %zu bytes", s->cfg.max_body_bytes);
 	} else if (j->result == CURLE_OPERATION_TIMEDOUT) {
 		result = "timeout";
-		snprintf(err, sizeof(err), "timed out after %.1f s (%zu bytes received)",
-			 (double)duration / 1e9, j->body.len);
+		snprintf(err, sizeof(err), "timed out after %.1f s (%zu bytes received%s)",
+			 (double)duration / 1e9, j->body.len,
+			 j->waited ? ", waiting for scrape buffer memory" : "");
 	} else if (j->result == CURLE_TOO_MANY_REDIRECTS) {
 		result = "http_error";
 		snprintf(err, sizeof(err), "more than %ld redirects", MAX_REDIRECTS);
@@ -351,11 +439,7 @@ void fetch_done(struct scraper *s, CURLMsg *msg)
 		snprintf(err, sizeof(err), "an empty response");
 	}
 	if (result) {
-		scrape_record(s, j->t, j->st, 0, result, err, duration, j->body.len);
-		pthread_mutex_lock(&s->lock);
-		finish_locked(s, j);
-		pthread_mutex_unlock(&s->lock);
-		job_free(j);
+		fail(s, j, result, err, duration);
 		return;
 	}
 	/* decoding, deltas and the upload happen on a worker; the loop goes on */

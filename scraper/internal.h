@@ -50,6 +50,9 @@ struct target {
 	struct list_node all;   /* in s->targets, in insertion order */
 };
 
+/* Where a job is, for the buffer budget (budget.c): what it can do to give memory back. */
+enum job_phase { JOB_TRANSFER, JOB_QUEUED, JOB_PROCESSING };
+
 /* One request or one processing job. */
 struct job {
 	struct scraper *s;
@@ -67,6 +70,17 @@ struct job {
 	char content_type[64];
 	char errbuf[CURL_ERROR_SIZE];
 	struct list_node node;  /* in s->flight while transferring, then in s->work */
+	/* the buffer budget (budget.c), under s->lock */
+	struct buf_pool pool;   /* what the job's buffers draw from */
+	struct list_node jobs;  /* in s->jobs, from the start to job_free */
+	enum job_phase phase;
+	size_t held, held_max;  /* budget bytes held now, and at most */
+	int paused;             /* a transfer paused until memory comes back */
+	int evict;              /* a transfer asked to give way: the loop aborts it */
+	int dropped;            /* a queued body thrown away to give way */
+	int refused;            /* the budget refused its last request */
+	int waited;             /* it waited for memory (counted once) */
+	int64_t wait_since;     /* monotonic: waiting for memory since, or 0 */
 };
 
 struct scraper {
@@ -86,6 +100,16 @@ struct scraper {
 	struct list_node flight; /* their jobs */
 	size_t pending_jobs;    /* transfers + processing not finished */
 	size_t queued_bytes;    /* response bodies waiting for a worker */
+	/* the buffer budget (budget.c): every job's buffers together */
+	struct list_node jobs;  /* every job alive */
+	size_t buf_used, buf_peak;
+	size_t npaused;         /* transfers paused for memory */
+	int buf_released;       /* memory came back since the loop last resumed them */
+	int64_t buf_release_time; /* monotonic: when memory last came back */
+	int64_t buf_resume_time;  /* monotonic: when the loop last resumed them */
+	int evictions;          /* transfers asked to give way, not yet aborted */
+	size_t buf_waiters;     /* workers waiting for memory */
+	pthread_cond_t buf_cond; /* memory came back */
 	int scrape_now;         /* scrape_all asked for an immediate round */
 	/* work queue for the processing threads */
 	struct list_node work;
@@ -103,6 +127,7 @@ struct scraper {
 	struct metric_family *scrapes_family, *duration_family;
 	struct metric *targets_up, *targets_down, *targets_unknown, *bytes_total, *delta_bytes,
 		*cpu_collisions, *missed;
+	struct metric *buf_bytes, *buf_budget, *buf_peak_bytes, *buf_waits, *buf_failures;
 };
 
 /* scraper.c */
@@ -114,12 +139,28 @@ void scrape_update_gauges(struct scraper *s);
 /* fetch.c: transfers on the event loop */
 int fetch_start(struct scraper *s, struct target *t, struct tstate *st);
 void fetch_done(struct scraper *s, CURLMsg *msg);
+/* The budget's part of the loop: aborts the transfers asked to give way and resumes the
+ * paused ones once memory came back. Loop thread, lock not held. */
+void fetch_budget_turn(struct scraper *s);
 const char *fetch_path(unsigned type, int godelta);
 /* The URL of one profile type of a target: the base URL (which may carry a query) with
  * the type's path; a CPU profile gets seconds=cpu_seconds, once, replacing any seconds
  * parameter of the base, which other types drop. Returns 0 or -ENAMETOOLONG. */
 int scrape_url(const char *base, unsigned type, int godelta, int cpu_seconds, char *out,
 	       size_t len);
+
+/* When no memory came back for this long while a job waits for some, the largest holder
+ * gives way; paused transfers are resumed at least this often to see it. */
+#define BUDGET_STUCK_NS NS_PER_SEC
+
+/* budget.c: the buffer budget (see there). Every job is in s->jobs from fetch_start to
+ * job_free; the workers stop waiting for memory when s->stopping is set and buf_cond
+ * signalled. */
+/* Sets up a new job's pool and its body buffer, which draws from it. */
+void budget_job_init(struct scraper *s, struct job *j);
+/* Whether a job's scrape failed for the budget (refused memory, or gave way), and if so
+ * writes its error and counts it. Call once, when the failed scrape is recorded. */
+int budget_failed(struct scraper *s, const struct job *j, char *err, size_t len);
 
 /* process.c: decode, delta, rename, upload */
 int process_start_workers(struct scraper *s);

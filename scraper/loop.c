@@ -85,8 +85,11 @@ static int64_t start_due(struct scraper *s, int64_t now)
 				continue;
 			}
 			/* the workers are behind: the bodies waiting for them are memory, so
-			 * new scrapes wait (late, not lost, unless their slot passes) */
-			if (s->queued_bytes > MAX_QUEUED_BYTES) {
+			 * new scrapes wait (late, not lost, unless their slot passes); so
+			 * they do while responses wait for the scrape buffer budget, but for
+			 * CPU profiles, whose few bytes come at the end of their seconds */
+			if (s->queued_bytes > MAX_QUEUED_BYTES ||
+			    (st->type != SCRAPE_CPU && (s->npaused || s->buf_waiters))) {
 				unstarted = 1;
 				continue;
 			}
@@ -279,6 +282,8 @@ void *scrape_loop_main(void *arg)
 		}
 		if (collect_done(s))
 			check = 1;
+		/* transfers that give way end (and their slots free), paused ones go on */
+		fetch_budget_turn(s);
 	}
 	abort_all(s);
 	return NULL;

@@ -60,12 +60,21 @@ static void process(struct scraper *s, struct job *j)
 	char err[SCRAPE_ERROR_LEN];
 	const char *result = "invalid";
 	int64_t now = time_real_ns(), window;
+	size_t bytes = j->body.len;
 	int r, cumulative = st->type == SCRAPE_HEAP || st->type == SCRAPE_BLOCK ||
 			    st->type == SCRAPE_MUTEX;
 
 	lim.max_compressed = s->cfg.max_body_bytes;
 	lim.max_decompressed = s->cfg.max_profile_bytes;
+	/* the decompressed bytes and the profile count against the buffer budget too */
+	lim.pool = &j->pool;
 	r = pprof_decode(j->body.data, j->body.len, &lim, &p);
+	/* the profile holds all that is needed of the body now */
+	buf_free(&j->body);
+	if (r && budget_failed(s, j, err, sizeof(err))) {
+		result = "too_large";
+		goto fail;
+	}
 	if (r) {
 		snprintf(err, sizeof(err), "not a pprof profile (%s)",
 			 r == -E2BIG ? "larger than the profile limits" : strerror(-r));
@@ -126,11 +135,11 @@ static void process(struct scraper *s, struct job *j)
 		pprof_delta_free(st->delta);
 		st->delta = NULL;
 	}
-	scrape_record(s, t, st, 1, "success", NULL, time_mono_ns() - j->started, j->body.len);
+	scrape_record(s, t, st, 1, "success", NULL, time_mono_ns() - j->started, bytes);
 	pprof_profile_free(p);
 	return;
 fail:
-	scrape_record(s, t, st, 0, result, err, time_mono_ns() - j->started, j->body.len);
+	scrape_record(s, t, st, 0, result, err, time_mono_ns() - j->started, bytes);
 	pprof_profile_free(p);
 }
 
@@ -143,7 +152,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct list_node *n;
 		struct job *j;
-		int removed;
+		int removed, dropped;
 
 		while (list_empty(&s->work) && !s->stopping)
 			pthread_cond_wait(&s->work_cond, &s->lock);
@@ -152,11 +161,19 @@ static void *worker_main(void *arg)
 		n = list_pop_front(&s->work);
 		j = list_entry(n, struct job, node);
 		s->queued_bytes -= j->body.len;
+		j->phase = JOB_PROCESSING;
 		removed = j->t->removed; /* set under the lock by scraper_target_remove */
+		dropped = j->dropped;    /* its body gave way to others' (budget.c) */
 		pthread_mutex_unlock(&s->lock);
-		/* a target removed meanwhile is not uploaded for any more */
-		if (!removed)
+		if (dropped) {
+			char err[SCRAPE_ERROR_LEN];
+			budget_failed(s, j, err, sizeof(err));
+			scrape_record(s, j->t, j->st, 0, "too_large", err,
+				      time_mono_ns() - j->started, 0);
+		} else if (!removed) {
+			/* a target removed meanwhile is not uploaded for any more */
 			process(s, j);
+		}
 		pthread_mutex_lock(&s->lock);
 		j->st->busy = 0;
 		s->pending_jobs--;
@@ -175,6 +192,7 @@ void process_queue(struct scraper *s, struct job *j)
 {
 	pthread_mutex_lock(&s->lock);
 	list_push_back(&s->work, &j->node);
+	j->phase = JOB_QUEUED;
 	s->queued_bytes += j->body.len;
 	pthread_cond_signal(&s->work_cond);
 	pthread_mutex_unlock(&s->lock);
@@ -200,6 +218,7 @@ void process_stop_workers(struct scraper *s)
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->work_cond);
+	pthread_cond_broadcast(&s->buf_cond);
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);

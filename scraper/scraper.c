@@ -18,6 +18,7 @@
 #define DEFAULT_CONCURRENCY 64
 #define DEFAULT_BODY (32u << 20)
 #define DEFAULT_PROFILE (64u << 20)
+#define DEFAULT_BUFFER_BUDGET ((size_t)64 << 20)
 
 static const char *const type_names[SCRAPE_NTYPES] = {"cpu", "heap", "block", "mutex",
 						       "goroutine"};
@@ -97,6 +98,20 @@ static void metrics_init(struct scraper *s)
 	s->missed = metrics_counter(m, "podprof_scrape_missed_total",
 				    "Scrapes skipped because the previous one of the same target "
 				    "and type had not finished by the next interval");
+	s->buf_bytes = metrics_gauge(m, "podprof_scrape_buffer_bytes",
+				     "Memory held by the responses being received, waiting and "
+				     "decoded (buffer capacity), out of the scrape buffer budget");
+	s->buf_budget = metrics_gauge(m, "podprof_scrape_buffer_budget_bytes",
+				      "The scrape buffer budget (--scrape-buffer-budget)");
+	s->buf_peak_bytes = metrics_gauge(m, "podprof_scrape_buffer_peak_bytes",
+					  "The most podprof_scrape_buffer_bytes has been");
+	s->buf_waits = metrics_counter(m, "podprof_scrape_buffer_waits_total",
+				       "Scrapes that waited for memory of the scrape buffer budget "
+				       "(a paused transfer, a decode on hold)");
+	s->buf_failures = metrics_counter(m, "podprof_scrape_buffer_failures_total",
+					  "Scrapes failed because the scrape buffer budget was used "
+					  "up (the response holding the most gives way)");
+	metric_set(s->buf_budget, (double)s->cfg.max_buffer_bytes);
 }
 
 int scraper_new(const struct scraper_config *cfg, struct scraper **out)
@@ -128,6 +143,8 @@ int scraper_new(const struct scraper_config *cfg, struct scraper **out)
 		s->cfg.max_body_bytes = DEFAULT_BODY;
 	if (!s->cfg.max_profile_bytes)
 		s->cfg.max_profile_bytes = DEFAULT_PROFILE;
+	if (!s->cfg.max_buffer_bytes)
+		s->cfg.max_buffer_bytes = DEFAULT_BUFFER_BUDGET;
 	if (!s->cfg.processing_threads)
 		s->cfg.processing_threads = 2;
 	if (!s->cfg.max_delta_bytes)
@@ -135,9 +152,11 @@ int scraper_new(const struct scraper_config *cfg, struct scraper **out)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	pthread_cond_init(&s->work_cond, NULL);
+	pthread_cond_init(&s->buf_cond, NULL);
 	list_init(&s->targets);
 	list_init(&s->work);
 	list_init(&s->flight);
+	list_init(&s->jobs);
 	s->table_size = 1024;
 	s->table = calloc(s->table_size, sizeof(*s->table));
 	s->multi = curl_multi_init();
@@ -215,6 +234,7 @@ void scraper_free(struct scraper *s)
 	free(s->table);
 	free(s->token);
 	pthread_cond_destroy(&s->work_cond);
+	pthread_cond_destroy(&s->buf_cond);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

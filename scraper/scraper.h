@@ -5,9 +5,10 @@
  * for their Go profiles (CPU, heap, block, mutex, goroutine) by one event loop on
  * libcurl's multi interface, with a global bound on concurrent requests, at most one
  * CPU profile in flight per target, and each target at a stable offset inside the
- * interval. Responses are decoded with bounds, cumulative types turned into per-window
- * deltas (the first scrape only records the baseline), sample types renamed to
- * Coroot's, and every profile handed to the uploader.
+ * interval. Responses are decoded with bounds on each and on all together (the scrape
+ * buffer budget that every response in flight draws from), cumulative types turned
+ * into per-window deltas (the first scrape only records the baseline), sample types
+ * renamed to Coroot's, and every profile handed to the uploader.
  */
 #ifndef PODPROF_SCRAPER_H
 #define PODPROF_SCRAPER_H
@@ -78,6 +79,8 @@ struct scraper_config {
 				   * profiles, which wait out their seconds (one per target) */
 	size_t max_body_bytes;    /* compressed response bound (default 32 MiB) */
 	size_t max_profile_bytes; /* decompressed bound (default 64 MiB) */
+	size_t max_buffer_bytes;  /* the scrape buffer budget: every response being
+				   * received, waiting or decoded, together (64 MiB) */
 	const char *ca_file;      /* verifies https targets */
 	int insecure_skip_verify;
 	const char *bearer_token_file; /* sent to targets with SCRAPE_AUTH_BEARER; re-read on change */

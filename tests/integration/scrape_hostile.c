@@ -7,8 +7,8 @@
  *   - every scrape of a hostile target ends within the scrape timeout (plus the CPU
  *     seconds for CPU profiles), with a clear per-target, per-type error on
  *     /targets?format=json and a result in podprof_scrapes_total;
- *   - the agent's peak RSS (VmHWM) stays within the bounds it was given: the largest
- *     accepted response (--scrape-max-bytes) and the decompressed profile bound;
+ *   - the agent's peak RSS (VmHWM) stays within the scrape buffer budget that all
+ *     responses share, and so does the budget's own accounting on /metrics;
  *   - the healthy target's profiles keep arriving at every interval, and nothing is
  *     missed.
  */
@@ -28,13 +28,11 @@
 #define TIMEOUT_S 2
 #define CPU_S 1
 #define RUN_S 15
-/* seconds a bomb's body may take to inflate up to the profile bound, in the workers */
+/* seconds a bomb's body may take to inflate until the budget refuses it, in the workers */
 #define BOMB_WORK_S (SANITIZED ? 8 : 3)
 #define MAX_BYTES_MIB 4
-/* the agent's own decompressed profile bound and processing threads (scraper's
- * defaults) */
-#define PROFILE_BOUND_MIB 64
-#define WORKERS 2
+/* the scrape buffer budget (the default) */
+#define BUDGET_MIB 64
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -57,9 +55,9 @@ static const struct {
 	{"endless", {"response larger than 4194304 bytes", "response larger than 4194304 bytes",
 		     "response larger than 4194304 bytes", "response larger than 4194304 bytes",
 		     "response larger than 4194304 bytes"}, "too_large"},
-	{"bomb", {"larger than the profile limits", "larger than the profile limits",
-		  "larger than the profile limits", "larger than the profile limits",
-		  "larger than the profile limits"}, "too_large"},
+	/* its body and what it inflates to outgrow the budget before the profile bound */
+	{"bomb", {"scrape buffer budget", "scrape buffer budget", "scrape buffer budget",
+		  "scrape buffer budget", "scrape buffer budget"}, "too_large"},
 	{"html", {"an HTML page", "an HTML page", "an HTML page", "an HTML page", "an HTML page"},
 	 "invalid"},
 	{"redirect", {"more than 3 redirects", "more than 3 redirects", "more than 3 redirects",
@@ -331,11 +329,16 @@ TEST(hostile_targets)
 	CHECK_EQ(prom_value(metrics.data, "podprof_targets{state=\"down\"}"), ARRAY_SIZE(hostile));
 
 	/* memory: what the agent was allowed to hold, not what the targets sent (1 GiB of
-	 * gzip bomb, endless bodies): at most two profiles being inflated by the two
-	 * processing workers, each up to the decompressed bound, the bodies in flight up to
-	 * --scrape-max-bytes (the endless target's five), and slack for the allocator */
+	 * gzip bomb, endless bodies): the scrape buffer budget, which the bodies in flight
+	 * and the profiles being inflated share, and slack for the allocator and libcurl;
+	 * the budget's own accounting never passed it */
+	CHECK_EQ(prom_value(metrics.data, "podprof_scrape_buffer_budget_bytes"),
+		 BUDGET_MIB << 20);
+	CHECK(prom_value(metrics.data, "podprof_scrape_buffer_peak_bytes") > MAX_BYTES_MIB << 20);
+	CHECK(prom_value(metrics.data, "podprof_scrape_buffer_peak_bytes") <= BUDGET_MIB << 20);
+	CHECK(prom_value(metrics.data, "podprof_scrape_buffer_failures_total") >= 2 * 5);
 	{
-		long allowed_mib = WORKERS * PROFILE_BOUND_MIB + 5 * MAX_BYTES_MIB + 16;
+		long allowed_mib = BUDGET_MIB + 16;
 		long bound_kb = rss_start_kb + (SANITIZED ? 3 : 1) * allowed_mib * 1024L;
 		printf("  agent VmRSS at start %.1f MiB, VmHWM %.1f MiB (bound %.1f MiB%s)\n",
 		       rss_start_kb / 1024.0, hwm_kb / 1024.0, bound_kb / 1024.0,

@@ -433,8 +433,9 @@ static const char *type_at(const struct pprof_profile *p, size_t i)
 
 /* ---- the scraper under test ---------------------------------------------------------- */
 
-static struct scraper *start(struct metrics_registry *m, int64_t timeout, size_t concurrency,
-			     const char *token_file)
+/* A scraper with the scrape buffer budget budget (0: the default). */
+static struct scraper *start_budget(struct metrics_registry *m, int64_t timeout,
+				    size_t concurrency, const char *token_file, size_t budget)
 {
 	struct scraper_config cfg = {
 		.interval_ns = FOREVER,
@@ -443,6 +444,7 @@ static struct scraper *start(struct metrics_registry *m, int64_t timeout, size_t
 		.max_concurrency = concurrency,
 		.max_body_bytes = MAX_BODY,
 		.max_profile_bytes = MAX_PROFILE,
+		.max_buffer_bytes = budget,
 		.bearer_token_file = token_file,
 		.basic_user = "scraper",
 		.basic_password = "s3cret",
@@ -454,6 +456,12 @@ static struct scraper *start(struct metrics_registry *m, int64_t timeout, size_t
 	if (server_start() != 0 || scraper_new(&cfg, &s) != 0)
 		return NULL;
 	return s;
+}
+
+static struct scraper *start(struct metrics_registry *m, int64_t timeout, size_t concurrency,
+			     const char *token_file)
+{
+	return start_budget(m, timeout, concurrency, token_file, 0);
 }
 
 static int add(struct scraper *s, const char *kase, int port, const char *query,
@@ -895,6 +903,71 @@ TEST(concurrency_bound)
 	}
 	cJSON_Delete(root);
 	scraper_free(s);
+	emitted_clear();
+}
+
+/*
+ * The scrape buffer budget: gzip bombs (a 64 KiB body, 64 MiB of zeros inside) beside
+ * healthy targets, with a budget of 2 MiB, under the 4 MiB profile bound. What the
+ * responses hold together never passes the budget; each bomb's scrape fails with an
+ * error that names the budget (the response holding the most gives way, whether it is
+ * a decompression or a body waiting for one); the healthy targets' profiles all
+ * arrive; and every byte goes back to the budget at the end.
+ */
+TEST(buffer_budget)
+{
+	const size_t budget = 2u << 20;
+	int k = test_time_scale();
+	struct metrics_registry *m = metrics_registry_new();
+	struct scraper *s = start_budget(m, 5 * k * SEC, 64, NULL, budget);
+	cJSON *root;
+	double used = -1;
+
+	CHECK(s);
+	emitted_clear();
+	for (int i = 0; i < 12; i++) {
+		char id[32], base[128];
+		struct scrape_target t = {.id = id, .base_url = base, .service_name = id};
+		const char *kase = i % 2 ? "bomb" : "good";
+		snprintf(id, sizeof(id), "%s-%d", kase, i / 2);
+		snprintf(base, sizeof(base), "http://127.0.0.1:%d/%s/debug/pprof", port_, kase);
+		CHECK_EQ(scraper_target_set(s, &t), 0);
+	}
+	CHECK_EQ(scraper_scrape_all(s, 60 * SEC), 0);
+	root = status_json(s);
+	CHECK(root);
+	for (int i = 0; i < 6; i++) {
+		char good[32], bad[32];
+		snprintf(good, sizeof(good), "good-%d", i);
+		snprintf(bad, sizeof(bad), "bomb-%d", i);
+		for (unsigned t = 1; t <= SCRAPE_GOROUTINE; t <<= 1) {
+			const cJSON *g = status_of(root, good, scrape_type_name(t));
+			const cJSON *b = status_of(root, bad, scrape_type_name(t));
+			CHECK_MSG(strcmp(str_of(g, "state"), "up") == 0, "%s %s: %s \"%s\"", good,
+				  scrape_type_name(t), str_of(g, "state"), str_of(g, "error"));
+			CHECK_MSG(strcmp(str_of(b, "state"), "down") == 0 &&
+					  strstr(str_of(b, "error"), "scrape buffer budget (2.0 MiB)"),
+				  "%s %s: %s \"%s\"", bad, scrape_type_name(t), str_of(b, "state"),
+				  str_of(b, "error"));
+		}
+		CHECK_EQ(count_emitted(good), 5);
+		CHECK_EQ(count_emitted(bad), 0);
+	}
+	cJSON_Delete(root);
+	printf("  peak %.0f KiB of a %zu KiB budget; %g scrapes waited, %g failed for it\n",
+	       series_value(m, "podprof_scrape_buffer_peak_bytes") / 1024, budget / 1024,
+	       series_value(m, "podprof_scrape_buffer_waits_total"),
+	       series_value(m, "podprof_scrape_buffer_failures_total"));
+	CHECK_EQ(series_value(m, "podprof_scrape_buffer_budget_bytes"), (double)budget);
+	CHECK(series_value(m, "podprof_scrape_buffer_peak_bytes") > 64 * 1024);
+	CHECK(series_value(m, "podprof_scrape_buffer_peak_bytes") <= (double)budget);
+	CHECK(series_value(m, "podprof_scrape_buffer_failures_total") >= 6 * 5);
+	/* the last jobs are freed just after scrape_all returns */
+	for (int i = 0; i < 100 && (used = series_value(m, "podprof_scrape_buffer_bytes")) != 0; i++)
+		usleep(10000);
+	CHECK_EQ(used, 0);
+	scraper_free(s);
+	metrics_registry_free(m);
 	emitted_clear();
 }
 
