@@ -4,6 +4,7 @@
 foreach(t scrape_go scrape_hostile)
   podprof_test(test_${t}
                SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c
+                       ${CMAKE_CURRENT_LIST_DIR}/hostile_round.c
                        ${CMAKE_CURRENT_LIST_DIR}/../unit/uploader_fake.c
                LIBS podprof_agent PkgConfig::CJSON LABEL integration GO_PROGRAMS TIMEOUT 300)
   target_include_directories(test_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../unit)
@@ -17,3 +18,8 @@ podprof_test(test_scrape_intervals
                      ${CMAKE_CURRENT_LIST_DIR}/k8s_fake.c
              LIBS podprof_k8s PkgConfig::CJSON PkgConfig::CURL LABEL integration GO_PROGRAMS
              TIMEOUT 180)
+# The memory of a round over hostile targets against the scrape buffer budget.
+podprof_test(test_scrape_memory
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/scrape_memory.c
+                     ${CMAKE_CURRENT_LIST_DIR}/hostile_round.c
+             LABEL integration GO_PROGRAMS TIMEOUT 300)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostile_round.h"
 #include "profcmp.h"
 #include "support.h"
 #include "testing.h"
@@ -33,17 +34,6 @@
 #define MAX_BYTES_MIB 4
 /* the scrape buffer budget (the default) */
 #define BUDGET_MIB 64
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
 static const struct {
 	const char *mode;
@@ -232,15 +222,7 @@ TEST(hostile_targets)
 	if (asprintf(&argv[argc++], "healthy=http://127.0.0.1:%d", healthy_port) < 0)
 		abort();
 	argv[argc] = NULL;
-	if (SANITIZED) {
-		/* AddressSanitizer keeps freed memory in a quarantine (256 MiB by default),
-		 * which would count as the agent's; keep it small for the memory check */
-		char opts[512];
-		const char *old = getenv("ASAN_OPTIONS");
-		snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=16", old ? old : "",
-			 old && *old ? ":" : "");
-		setenv("ASAN_OPTIONS", opts, 1);
-	}
+	hostile_round_small_quarantine();
 	agent = test_spawn(argv, NULL, log);
 	CHECK(agent > 0);
 	CHECK(test_wait_port(listen_port, 10000) == 0);
