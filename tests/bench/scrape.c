@@ -18,7 +18,9 @@
  *   - peak RSS per target: (VmHWM at the end - VmHWM with no targets) / 500: goal
  *     <= 256 KiB, printed beside the 34 MiB per target of Alloy's published sizing;
  *   - no scrape missed its interval (podprof_scrape_missed_total stays 0), every scrape
- *     succeeded, nothing dropped by the uploader.
+ *     succeeded, nothing dropped by the uploader;
+ *   - printed only: the most the responses in flight held at once, against the scrape
+ *     buffer budget, and how many scrapes waited or failed for it.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -548,6 +550,12 @@ int main(void)
 	       "%.0f CPU collisions; expected about %d\n",
 	       successes, processed_bytes / 1048576.0, failures, missed, collisions,
 	       TARGETS * NTYPES * RUN_S / INTERVAL_S);
+	printf("scrape buffer: at most %.1f MiB of its %.0f MiB budget held at once; %.0f scrapes "
+	       "waited for it, %.0f failed for it\n",
+	       prom_sum(metrics.data, "podprof_scrape_buffer_peak_bytes", NULL) / 1048576.0,
+	       prom_sum(metrics.data, "podprof_scrape_buffer_budget_bytes", NULL) / 1048576.0,
+	       prom_sum(metrics.data, "podprof_scrape_buffer_waits_total", NULL),
+	       prom_sum(metrics.data, "podprof_scrape_buffer_failures_total", NULL));
 	printf("uploads: %llu received by the sink (%.1f MiB), %.0f dropped\n",
 	       (unsigned long long)atomic_load(&sink_requests),
 	       (double)atomic_load(&sink_bytes) / 1048576.0, dropped);
