@@ -29,12 +29,16 @@ void buf_init_pool(struct buf *b, size_t max, struct buf_pool *pool)
 
 void buf_free(struct buf *b)
 {
-	if (b->pool && b->cap)
-		b->pool->give(b->pool, b->cap);
+	size_t cap = b->cap;
+
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	/* given back once it is freed, not before: the next taker's memory and this
+	 * would both be resident */
+	if (b->pool && cap)
+		b->pool->give(b->pool, cap);
 }
 
 void buf_reset(struct buf *b)
