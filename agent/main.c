@@ -70,14 +70,19 @@ int main(int argc, char **argv)
 		 * and memory freed in one is not reused by another: with the scraper's
 		 * workers decoding large profiles that fragmentation, not the data, set the
 		 * agent's peak RSS. Two arenas are plenty for podprof's few threads.
-		 * And buffers from 256 KiB up are mapped on their own, whatever was freed
+		 * And buffers from 1 MiB up are mapped on their own, whatever was freed
 		 * before: glibc raises that threshold (to 32 MiB) each time such a buffer is
 		 * freed, after which the large responses of the scraper came from the arenas
 		 * and stayed resident once freed, up to half again over the budget that
-		 * bounds them (tests/integration/scrape_memory.c).
+		 * bounds them (tests/integration/scrape_memory.c). Fixing it ends glibc's
+		 * adjustments, which also kept the free memory on top of an arena up to
+		 * twice the threshold: kept so here (2 MiB), or the scraper's everyday
+		 * profiles, freed and allocated again, would give pages back and fault them
+		 * in again; tests/bench/scrape.c shows the same CPU per profile either way.
 		 */
 		mallopt(M_ARENA_MAX, 2);
-		mallopt(M_MMAP_THRESHOLD, 256 << 10);
+		mallopt(M_MMAP_THRESHOLD, 1 << 20);
+		mallopt(M_TRIM_THRESHOLD, 2 << 20);
 		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
 			fprintf(stderr, "podprof: libcurl initialisation failed\n");
 			return 1;
