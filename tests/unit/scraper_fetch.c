@@ -963,8 +963,11 @@ TEST(buffer_budget)
 	CHECK(series_value(m, "podprof_scrape_buffer_peak_bytes") <= (double)budget);
 	CHECK(series_value(m, "podprof_scrape_buffer_failures_total") >= 6 * 5);
 	/* the last jobs are freed just after scrape_all returns */
-	for (int i = 0; i < 100 && (used = series_value(m, "podprof_scrape_buffer_bytes")) != 0; i++)
+	for (int i = 0; i < 100; i++) {
+		if ((used = series_value(m, "podprof_scrape_buffer_bytes")) == 0)
+			break;
 		usleep(10000);
+	}
 	CHECK_EQ(used, 0);
 	scraper_free(s);
 	metrics_registry_free(m);
