@@ -410,6 +410,8 @@ int main(void)
 	long hwm0, hwm1, rss0;
 	int replay_port, sink_port, listen_port = test_free_port(), fail = 0;
 	pid_t agent;
+	int isolated = test_net_isolate(); /* nothing leaves the machine */
+	long long escapes = test_net_no_routes();
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	curl_global_init(CURL_GLOBAL_ALL);
@@ -588,6 +590,7 @@ int main(void)
 	if (!fail && !getenv("PODPROF_KEEP_TEST_DIRS"))
 		test_rmtree(dir);
 	free(dir);
+	fail |= test_net_escaped(isolated, escapes);
 	printf("%s\n", fail ? "bench_scrape: FAIL" : "bench_scrape: ok");
 	return fail;
 }

@@ -25,6 +25,8 @@
 
 int main(void)
 {
+	int isolated = test_net_isolate(); /* nothing leaves the machine */
+	long long escapes = test_net_no_routes();
 	struct hostile_round h;
 	struct round_result alone, hostile;
 	double worst = 0;
@@ -70,6 +72,7 @@ int main(void)
 		fail = 1;
 	}
 	hostile_round_stop(&h);
+	fail |= test_net_escaped(isolated, escapes);
 	printf("%s\n", fail ? "bench_scrape_memory: FAIL" : "bench_scrape_memory: ok");
 	return fail;
 }
