@@ -63,6 +63,8 @@ struct spool {
 	size_t count;
 	uint64_t doomed_bytes; /* of the doomed file, counted as gone by the bound */
 	size_t doomed_count;
+	uint64_t reserved_bytes; /* room taken for files being written (spool_reserve) */
+	size_t reserved_count;
 	uint64_t next_seq;
 	size_t unsynced;        /* files with synced == 0 */
 	struct list_node files; /* oldest first */
@@ -545,8 +547,9 @@ static size_t make_room(struct spool *s, uint64_t need)
 {
 	size_t dropped = 0;
 
-	while (s->bytes - s->doomed_bytes + need > s->max_bytes ||
-	       s->count - s->doomed_count + (need ? 1 : 0) > SPOOL_MAX_FILES) {
+	while (s->bytes - s->doomed_bytes + s->reserved_bytes + need > s->max_bytes ||
+	       s->count - s->doomed_count + s->reserved_count + (need ? 1 : 0) >
+		       SPOOL_MAX_FILES) {
 		struct spool_file *f = NULL;
 
 		for (struct list_node *n = s->files.next; n != &s->files && !f; n = n->next) {
@@ -592,43 +595,74 @@ static int write_file(const char *path, const struct upload_item *it, const char
 	return r;
 }
 
-int spool_write(struct spool *s, const struct upload_item *it, struct spool_written *w)
+int spool_prepare(struct spool *s, const struct upload_item *it, struct spool_written *w)
 {
-	char path[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX];
-	struct buf hdr;
 	int r;
 
-	buf_init(&hdr, SPOOL_HEADER_MAX);
+	memset(w, 0, sizeof(*w));
+	buf_init(&w->header, SPOOL_HEADER_MAX);
 	/* fixed-width numbers: a file's size depends on its content only */
-	r = buf_printf(&hdr, SPOOL_MAGIC "seq %020" PRIu64 "\ntime %019" PRId64 "\nkind %s\n",
+	r = buf_printf(&w->header, SPOOL_MAGIC "seq %020" PRIu64 "\ntime %019" PRId64 "\nkind %s\n",
 		       it->seq, it->time_ns < 0 ? 0 : it->time_ns, it->kind);
 	if (!r)
-		r = buf_append_str(&hdr, "query ");
+		r = buf_append_str(&w->header, "query ");
 	if (!r)
-		r = buf_append(&hdr, it->query, it->query_len);
+		r = buf_append(&w->header, it->query, it->query_len);
 	if (!r)
-		r = buf_printf(&hdr, "\nbody %zu %08lx\n\n", it->len,
+		r = buf_printf(&w->header, "\nbody %zu %08lx\n\n", it->len,
 			       crc32(0L, it->body, (uInt)it->len));
+	if (!r)
+		r = format_name(it->seq, it->time_ns, w->name, sizeof(w->name));
 	if (r)
-		goto out;
+		goto fail;
 	w->seq = it->seq;
-	w->size = hdr.len + it->len;
-	/* s->dir and s->max_bytes never change after spool_open, and rl_write is atomic:
-	 * nothing here needs the caller's lock */
+	w->size = w->header.len + it->len;
+	/* s->max_bytes never changes after spool_open: read without a lock */
 	if (w->size > s->max_bytes) {
 		r = -EFBIG;
-		goto out;
+		goto fail;
 	}
-	r = format_name(it->seq, it->time_ns, w->name, sizeof(w->name));
-	if (!r)
-		r = path_of(s, w->name, path, sizeof(path));
+	return 0;
+fail:
+	spool_written_free(w);
+	return r;
+}
+
+void spool_written_free(struct spool_written *w)
+{
+	buf_free(&w->header);
+}
+
+size_t spool_reserve(struct spool *s, const struct spool_written *w)
+{
+	size_t dropped = make_room(s, w->size);
+
+	s->reserved_bytes += w->size;
+	s->reserved_count++;
+	return dropped;
+}
+
+void spool_unreserve(struct spool *s, const struct spool_written *w)
+{
+	s->reserved_bytes -= w->size;
+	s->reserved_count--;
+}
+
+int spool_write(struct spool *s, const struct upload_item *it, const struct spool_written *w)
+{
+	char path[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX];
+	int r;
+
+	/* s->dir never changes after spool_open and rl_write is atomic: nothing here
+	 * needs the caller's lock */
+	r = path_of(s, w->name, path, sizeof(path));
 	if (!r) {
 		int n = snprintf(tmp, sizeof(tmp), "%s/.%s" SPOOL_TMP_SUFFIX, s->dir, w->name);
 		r = n < 0 || (size_t)n >= sizeof(tmp) ? -ENAMETOOLONG : 0;
 	}
 	if (r)
-		goto out;
-	r = write_file(tmp, it, hdr.data, hdr.len);
+		return r;
+	r = write_file(tmp, it, w->header.data, w->header.len);
 	if (!r && rename(tmp, path) != 0)
 		r = -errno;
 	if (r) {
@@ -637,17 +671,15 @@ int spool_write(struct spool *s, const struct upload_item *it, struct spool_writ
 			log_error("cannot write the spool file %s: %s", path, strerror(-r));
 		unlink(tmp);
 	}
-out:
-	buf_free(&hdr);
 	return r;
 }
 
-int spool_add(struct spool *s, const struct spool_written *w, size_t *dropped)
+int spool_add(struct spool *s, const struct spool_written *w)
 {
 	struct spool_file *f = calloc(1, sizeof(*f));
 	struct list_node *pos;
 
-	*dropped = 0;
+	spool_unreserve(s, w);
 	if (!f) {
 		char path[SPOOL_PATH_MAX];
 		/* not indexed, it would never be sent; the next start would find it */
@@ -655,7 +687,6 @@ int spool_add(struct spool *s, const struct spool_written *w, size_t *dropped)
 			unlink(path);
 		return -ENOMEM;
 	}
-	*dropped = make_room(s, w->size);
 	f->seq = w->seq;
 	f->size = w->size;
 	memcpy(f->name, w->name, sizeof(f->name));
@@ -679,9 +710,16 @@ int spool_put(struct spool *s, const struct upload_item *it, size_t *dropped)
 	int r;
 
 	*dropped = 0;
+	r = spool_prepare(s, it, &w);
+	if (r)
+		return r;
+	*dropped = spool_reserve(s, &w);
 	r = spool_write(s, it, &w);
-	if (!r)
-		r = spool_add(s, &w, dropped);
+	if (r)
+		spool_unreserve(s, &w);
+	else
+		r = spool_add(s, &w);
+	spool_written_free(&w);
 	return r;
 }
 

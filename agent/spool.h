@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
+
 struct spool;
 struct upload_item;
 
@@ -52,33 +54,50 @@ uint64_t spool_next_seq(const struct spool *s);
 size_t spool_count(const struct spool *s);
 uint64_t spool_bytes(const struct spool *s);
 
-/* A spool file written by spool_write, for spool_add. */
+/* A spool file on its way: its header, size and name, then its room, then the file. */
 struct spool_written {
 	uint64_t seq;
 	uint64_t size;
 	char name[64];
+	struct buf header;
 };
 
 /*
- * Writes it as a spool file (temporary name, then renamed; not synced) without
- * indexing it: touches no spool state, so that producers write without the uploader's
- * lock. Returns 0 with *w filled for spool_add, -EFBIG when the item alone exceeds the
- * bound (nothing written), or a negative errno from the file system (logged at most
- * once a minute).
+ * Formats the header of it's spool file into *w (free it with spool_written_free)
+ * and computes the file's size and name. Touches no spool state (thread-safe).
+ * Returns 0, -EFBIG when the item alone exceeds the bound, or -ENOMEM.
  */
-int spool_write(struct spool *s, const struct upload_item *it, struct spool_written *w);
+int spool_prepare(struct spool *s, const struct upload_item *it, struct spool_written *w);
+void spool_written_free(struct spool_written *w);
 
 /*
- * Indexes a file spool_write wrote, deleting the oldest files first as the bound needs
- * (*dropped receives how many, counted by the caller; an oldest in flight is deleted by
- * spool_release unless it was delivered). Returns 0, or -ENOMEM (the file is then
- * deleted: an unindexed file would never be sent in this run).
+ * Takes room for the file of w before it is written, deleting the oldest files first
+ * as the bound needs (one in flight is deleted by spool_release unless it was
+ * delivered), so that the directory never holds more than the bound. Returns how many
+ * were deleted (counted by the caller). Every reservation ends in spool_add or
+ * spool_unreserve.
  */
-int spool_add(struct spool *s, const struct spool_written *w, size_t *dropped);
+size_t spool_reserve(struct spool *s, const struct spool_written *w);
+void spool_unreserve(struct spool *s, const struct spool_written *w);
 
 /*
- * spool_write + spool_add: writes it as a spool file (it stays the caller's), not yet
- * synced. To stay within the bound, the
+ * Writes it as the spool file of w (temporary name, then renamed; not synced) without
+ * touching the spool's state: producers write without the uploader's lock. Returns 0,
+ * or a negative errno from the file system (logged at most once a minute; the caller
+ * then calls spool_unreserve).
+ */
+int spool_write(struct spool *s, const struct upload_item *it, const struct spool_written *w);
+
+/*
+ * Indexes the file spool_write wrote, in place of its reservation. Returns 0, or
+ * -ENOMEM (the file is then deleted: an unindexed file would never be sent in this
+ * run).
+ */
+int spool_add(struct spool *s, const struct spool_written *w);
+
+/*
+ * spool_prepare + reserve + write + add, under the caller's lock: writes it as a spool
+ * file (it stays the caller's), not yet synced. To stay within the bound, the
  * oldest files are deleted first (one in flight is deleted by spool_release unless it
  * was delivered); *dropped receives how many were deleted now (counted by the
  * caller). Returns 0, -EFBIG when the item alone exceeds the bound

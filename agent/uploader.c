@@ -334,20 +334,28 @@ static int write_ahead(struct uploader *u, uint64_t seq, const struct upload_met
 {
 	struct spool_written w;
 	struct upload_item view;
-	size_t evicted = 0;
 	int r;
 
 	upload_item_view(&view, seq, time_ns, meta->kind, query->data, query->len, body, len);
+	r = spool_prepare(u->spool, &view, &w);
+	if (r)
+		return r;
+	/* the room first, so that the directory never holds more than the bound */
+	pthread_mutex_lock(&u->lock);
+	uploader_drop(u, UPLOAD_DROP_SPOOL_FULL, UPLOAD_SINK_COROOT, spool_reserve(u->spool, &w),
+		      0);
+	pthread_mutex_unlock(&u->lock);
 	r = spool_write(u->spool, &view, &w);
 	pthread_mutex_lock(&u->lock);
+	if (r)
+		spool_unreserve(u->spool, &w);
+	else
+		r = spool_add(u->spool, &w);
 	if (!r)
-		r = spool_add(u->spool, &w, &evicted);
-	uploader_drop(u, UPLOAD_DROP_SPOOL_FULL, UPLOAD_SINK_COROOT, evicted, 0);
-	if (!r) {
 		pthread_cond_signal(&u->wake);
-		uploader_update_gauges(u);
-	}
+	uploader_update_gauges(u);
 	pthread_mutex_unlock(&u->lock);
+	spool_written_free(&w);
 	return r;
 }
 
